@@ -1,0 +1,65 @@
+# YBB Export Studio — the two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+WEB_CONCURRENCY ?= 2
+export HOST PORT WEB_CONCURRENCY
+
+.PHONY: run dev test lint typecheck pytest system-deps fuzz bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+## run: install runtime deps and serve UI + API with gunicorn on $(HOST):$(PORT)
+run: $(VENV)/.installed
+	$(BIN)/gunicorn --config app/gunicorn_conf.py --bind $(HOST):$(PORT) app.wsgi:server
+
+## dev: Flask/Dash debug server (single process, auto-reload)
+dev: $(VENV)/.installed
+	$(BIN)/python -m app
+
+## system-deps: Debian packages the browser and PHP tests need (installed only when missing)
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
+	command -v php >/dev/null 2>&1 || missing="$$missing php-cli"; \
+	php -m 2>/dev/null | grep -qi '^curl$$' || missing="$$missing php-curl"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy --strict export_core
+
+pytest: $(VENV)/.installed-dev system-deps
+	$(BIN)/python -m pytest
+
+## test: install everything, then ruff, mypy --strict export_core and pytest
+test: lint typecheck pytest
+
+## fuzz: long schemathesis run against a live server
+fuzz: $(VENV)/.installed-dev
+	YBB_FUZZ_EXAMPLES=$${YBB_FUZZ_EXAMPLES:-500} $(BIN)/python -m pytest tests/api/test_fuzz.py -p no:cacheprovider
+
+## bench: performance figures (printed and written to benchmarks/results/)
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks.run_all
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

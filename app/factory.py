@@ -1,0 +1,66 @@
+"""create_app(): builds Dash (use_pages) on a Flask server and registers the REST blueprint.
+No business logic lives here."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+
+import dash
+import dash_bootstrap_components as dbc
+import flask
+
+from export_core.settings import SERVICE_NAME, SERVICE_VERSION, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _health() -> flask.Response:
+    return flask.jsonify(
+        status="healthy",
+        timestamp=datetime.now().isoformat(),
+        service=SERVICE_NAME,
+        version=SERVICE_VERSION,
+    )
+
+
+def create_server(settings: Settings) -> flask.Flask:
+    """The Flask server with settings, secret key and the health route."""
+    server = flask.Flask("ybb_export_studio", root_path=str(ROOT))
+    server.config["YBB_SETTINGS"] = settings
+    server.secret_key = settings.secret_key
+    server.add_url_rule("/health", "health", _health, methods=["GET"])
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return server
+
+
+def create_app(settings: Settings | None = None) -> dash.Dash:
+    """Build the whole app. `settings` defaults to the environment's."""
+    settings = settings or Settings.from_env()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    server = create_server(settings)
+    app = dash.Dash(
+        __name__,
+        server=server,
+        use_pages=True,
+        pages_folder=str(ROOT / "pages"),
+        assets_folder=str(ROOT / "assets"),
+        title="YBB Export Studio",
+        suppress_callback_exceptions=True,
+        serve_locally=True,
+    )
+    app.layout = dbc.Container(
+        [
+            dbc.NavbarSimple(
+                brand="YBB Export Studio",
+                brand_href="/",
+                color="primary",
+                dark=True,
+                className="mb-3",
+            ),
+            dash.page_container,
+        ],
+        fluid=True,
+    )
+    return app

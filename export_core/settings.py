@@ -1,0 +1,121 @@
+"""Configuration from the environment, in one object. Every knob the service has is here."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SERVICE_NAME = "YBB Data Processing Service"
+SERVICE_VERSION = "1.0.0"
+
+
+def _int(env: dict[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {value}")
+    return value
+
+
+def _secret_key(data_dir: Path, configured: str) -> str:
+    """The configured secret, else one generated once and kept in the data dir, so that every
+    worker (and every restart) agrees on it."""
+    if configured:
+        return configured
+    path = data_dir / ".secret_key"
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    candidate = secrets.token_hex(32)
+    tmp = path.with_name(f".secret_key.{os.getpid()}.tmp")
+    tmp.write_text(candidate, encoding="ascii")
+    try:
+        os.link(tmp, path)  # atomic create-if-absent: the first worker wins
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_text(encoding="ascii").strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings; build with `Settings.from_env()` (tests pass their own values)."""
+
+    data_dir: Path = Path("data")
+    retention_hours: float = 24.0
+    max_body_bytes: int = 100 * 1024 * 1024
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_records: int = 50_000
+    max_concurrent_exports: int = 10
+    export_processes: int = 2
+    cleanup_interval_seconds: int = 300
+    api_key: str = ""
+    allowed_origins: tuple[str, ...] = ()
+    secret_key: str = field(default="", repr=False)
+    signed_url_ttl_seconds: int = 900
+    cache_redis_url: str = ""
+    ui_users: str = field(default="", repr=False)
+    log_level: str = "INFO"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.data_dir / "exports"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "exports.sqlite3"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.data_dir / "jobs"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        """Read every setting from `env` (default: os.environ); bad values raise ValueError."""
+        e = dict(os.environ if env is None else env)
+        data_dir = Path(e.get("YBB_DATA_DIR", "").strip() or "data").resolve()
+        origins = tuple(o.strip() for o in e.get("YBB_ALLOWED_ORIGINS", "").split(",") if o.strip())
+        return cls(
+            data_dir=data_dir,
+            retention_hours=_float(e, "YBB_RETENTION_HOURS", 24.0),
+            max_body_bytes=_int(e, "YBB_MAX_BODY_MB", 100, 1) * 1024 * 1024,
+            max_upload_bytes=_int(e, "YBB_MAX_UPLOAD_MB", 50, 1) * 1024 * 1024,
+            max_records=_int(e, "YBB_MAX_RECORDS", 50_000, 1),
+            max_concurrent_exports=_int(e, "YBB_MAX_CONCURRENT_EXPORTS", 10, 1),
+            export_processes=_int(e, "YBB_EXPORT_PROCESSES", 2, 1),
+            cleanup_interval_seconds=_int(e, "YBB_CLEANUP_INTERVAL_SECONDS", 300, 1),
+            api_key=e.get("YBB_API_KEY", "").strip(),
+            allowed_origins=origins,
+            secret_key=_secret_key(data_dir, e.get("YBB_SECRET_KEY", "").strip()),
+            signed_url_ttl_seconds=_int(e, "YBB_SIGNED_URL_TTL_SECONDS", 900, 1),
+            cache_redis_url=e.get("CACHE_REDIS_URL", "").strip(),
+            ui_users=e.get("YBB_UI_USERS", "").strip(),
+            log_level=e.get("YBB_LOG_LEVEL", "INFO").strip().upper() or "INFO",
+        )
