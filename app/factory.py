@@ -8,9 +8,10 @@ from datetime import datetime
 from pathlib import Path
 
 import dash
-import dash_bootstrap_components as dbc
 import flask
 
+from app.api import register_api
+from app.ui import init_ui, ui_dash_kwargs
 from export_core.settings import SERVICE_NAME, SERVICE_VERSION, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     settings = settings or Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
     server = create_server(settings)
+    register_api(server, settings)
     app = dash.Dash(
         __name__,
         server=server,
@@ -49,18 +51,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         title="YBB Export Studio",
         suppress_callback_exceptions=True,
         serve_locally=True,
+        **ui_dash_kwargs(settings),
     )
-    app.layout = dbc.Container(
-        [
-            dbc.NavbarSimple(
-                brand="YBB Export Studio",
-                brand_href="/",
-                color="primary",
-                dark=True,
-                className="mb-3",
-            ),
-            dash.page_container,
-        ],
-        fluid=True,
-    )
+    init_ui(app, settings)
     return app
