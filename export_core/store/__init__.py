@@ -83,7 +83,61 @@ class ExportStore(Protocol):
         """Remove expired exports now; returns how many were removed."""
         ...
 
+    # --- additions: the two halves of run_export, so a door can answer before writing ---
 
-def open_store(settings: Settings) -> ExportStore:
-    """The store the settings select (the embedded SQLite store by default)."""
-    raise NotImplementedError
+    def begin(
+        self, options: ExportOptions, record_count: int, *, strategy: str = "single_file"
+    ) -> ExportRecord:
+        """Take a concurrency slot (or raise Busy) and record a "processing" export."""
+        ...
+
+    def finish(
+        self,
+        export_id: str,
+        frame: pl.DataFrame,
+        options: ExportOptions,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ExportRecord:
+        """Write the export begun by `begin` and mark it completed (or failed, re-raising)."""
+        ...
+
+    # --- additions: Idempotency-Key bookkeeping ---
+
+    def claim_idempotency_key(self, key: str, request_hash: str) -> StoredResponse | None:
+        """None when the key is new (now claimed by this request); the remembered response
+        when the same request already finished; IdempotencyConflict / IdempotencyInProgress."""
+        ...
+
+    def remember_response(self, key: str, response: StoredResponse) -> None:
+        """Store the outcome of a claimed key so that retries get the same answer."""
+        ...
+
+    def release_idempotency_key(self, key: str) -> None:
+        """Forget a claimed key (the request failed in a way a retry may fix)."""
+        ...
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """A response remembered for an Idempotency-Key: status code, JSON body, export id."""
+
+    status_code: int
+    body: bytes
+    export_id: str | None = None
+
+
+STORES = ("sqlite",)
+
+
+def open_store(settings: Settings, kind: str | None = None) -> ExportStore:
+    """The store the settings select (the embedded SQLite store by default). `kind` defaults
+    to the YBB_STORE environment variable; an unknown value raises ValueError at start-up."""
+    import os
+
+    kind = (kind if kind is not None else os.environ.get("YBB_STORE", "")).strip() or "sqlite"
+    if kind == "sqlite":
+        from .sqlite import SQLiteStore
+
+        return SQLiteStore(settings)
+    raise ValueError(f"YBB_STORE={kind!r} is not a known store; use one of: {', '.join(STORES)}")

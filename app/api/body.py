@@ -1,0 +1,183 @@
+"""Reading and checking an export request body: size limit (also for chunked bodies), JSON
+object, field types, the seed's messages. Produces ExportOptions for the engine."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import flask
+import orjson
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from export_core.catalog import Catalog
+from export_core.errors import (
+    InputError,
+    LimitExceeded,
+    NoDataError,
+    UnknownFormat,
+    ValidationError,
+)
+from export_core.model import ExportOptions
+
+READ_BLOCK = 256 * 1024
+FORMAT_ALIASES = {"excel": "excel", "xlsx": "excel", "csv": "csv"}
+CHUNKING = ("auto", "off")
+MAX_NAME_CHARS = 255
+IDEMPOTENCY_KEY_RE = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """A checked export request: engine options, the raw records and the async flag."""
+
+    options: ExportOptions
+    records: list[Any]
+    is_async: bool
+
+
+def read_body(max_bytes: int) -> bytes:
+    """The raw body, refusing more than `max_bytes` whether Content-Length says so up front
+    or a chunked body grows past it while being read (413)."""
+    declared = flask.request.content_length
+    if declared is not None and declared > max_bytes:
+        raise RequestEntityTooLarge()
+    stream, parts, total = flask.request.stream, [], 0
+    while True:
+        block = stream.read(READ_BLOCK)
+        if not block:
+            break
+        total += len(block)
+        if total > max_bytes:
+            raise RequestEntityTooLarge()
+        parts.append(block)
+    return b"".join(parts)
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or a 400 saying what is wrong with it."""
+    if not raw.strip():
+        raise ValidationError(
+            "Request body is empty: send a JSON object such as "
+            '{"data": [...], "template": "standard"}',
+            details={"field": "body"},
+        )
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(
+            f"Request body is not valid JSON: {exc}", details={"field": "body"}
+        ) from exc
+    if not isinstance(value, dict):
+        raise ValidationError(
+            f"Request body must be a JSON object with a 'data' list, not a JSON {_kind(value)}",
+            details={"field": "body"},
+        )
+    return value
+
+
+def request_hash(route: str, body: dict[str, Any]) -> str:
+    """Hash of the route and the canonical body (sorted keys), for Idempotency-Key checks."""
+    canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(route.encode() + b"\n" + canonical).hexdigest()
+
+
+def idempotency_key() -> str | None:
+    """The Idempotency-Key header, or None; a malformed key is a 400."""
+    key = flask.request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY_RE.match(key):
+        raise ValidationError(
+            "Idempotency-Key must be 1-200 characters of letters, digits and . _ : -",
+            details={"field": "Idempotency-Key"},
+        )
+    return key
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
+
+
+def _typed(body: dict[str, Any], name: str, kind: type, default: Any, *, nullable: bool) -> Any:
+    value = body.get(name, default)
+    if value is None and nullable:
+        return None
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        expected = {str: "a string", bool: "true or false"}[kind]
+        raise ValidationError(
+            f"'{name}' must be {expected}, not a JSON {_kind(value)}",
+            details={"field": name, "expected": expected},
+        )
+    return value
+
+
+def _name(body: dict[str, Any], field: str) -> str | None:
+    value = _typed(body, field, str, None, nullable=True)
+    if value is not None and len(value) > MAX_NAME_CHARS:
+        raise ValidationError(
+            f"'{field}' is too long: at most {MAX_NAME_CHARS} characters",
+            details={"field": field, "max_length": MAX_NAME_CHARS},
+        )
+    return value or None
+
+
+def _records(body: dict[str, Any], max_records: int) -> list[Any]:
+    data = body.get("data")
+    if data is None or data == []:
+        raise NoDataError("No data provided for export", details={"field": "data"})
+    if not isinstance(data, list):
+        raise ValidationError(
+            f"'data' must be a list of records (JSON objects), not a JSON {_kind(data)}",
+            details={"field": "data"},
+        )
+    for row, record in enumerate(data, start=1):
+        if not isinstance(record, dict) or not record:
+            raise InputError(
+                f"Record {row} must be a JSON object with at least one field,"
+                f" not {'an empty object' if record == {} else 'a JSON ' + _kind(record)}",
+                row=row,
+                details={"field": "data"},
+            )
+    if len(data) > max_records:
+        raise LimitExceeded(
+            f"Data exceeds maximum limit of {max_records} records",
+            details={"field": "data", "record_count": len(data), "max_records": max_records},
+        )
+    return data
+
+
+def parse_export_request(
+    export_type: str, body: dict[str, Any], catalog: Catalog, max_records: int
+) -> ExportRequest:
+    """Check every field of an export body (seed messages) and build the engine options."""
+    catalog.data_type(export_type)
+    records = _records(body, max_records)
+    template = _typed(body, "template", str, "standard", nullable=True) or "standard"
+    catalog.template(export_type, template)
+    fmt = _typed(body, "format", str, "excel", nullable=True) or "excel"
+    if fmt not in FORMAT_ALIASES:
+        raise UnknownFormat(
+            f"Unknown format '{fmt}'. Use 'excel' or 'csv'",
+            details={"field": "format", "allowed": sorted(FORMAT_ALIASES)},
+        )
+    chunking = _typed(body, "chunking", str, "auto", nullable=True) or "auto"
+    if chunking not in CHUNKING:
+        raise ValidationError(
+            f"Unknown chunking '{chunking}'. Use 'auto' or 'off'",
+            details={"field": "chunking", "allowed": list(CHUNKING)},
+        )
+    options = ExportOptions(
+        export_type=export_type,
+        template=template,
+        format=FORMAT_ALIASES[fmt],
+        filename=_name(body, "filename"),
+        sheet_name=_name(body, "sheet_name"),
+        chunking=chunking,
+        csv_bom=bool(_typed(body, "csv_bom", bool, False, nullable=True)),
+    )
+    is_async = bool(_typed(body, "async", bool, False, nullable=True))
+    return ExportRequest(options=options, records=records, is_async=is_async)

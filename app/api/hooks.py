@@ -1,0 +1,119 @@
+"""Request hooks for the whole server: request id, one log line per request, the optional API
+key and CORS for /api paths."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import re
+import time
+import uuid
+
+import flask
+
+from export_core.settings import Settings
+
+from .errors import error_response, is_api_path
+
+log = logging.getLogger("ybb.access")
+
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+CORS_METHODS = "GET, POST, DELETE, OPTIONS"
+CORS_HEADERS = "Content-Type, X-API-Key, Authorization, Idempotency-Key, X-Request-ID"
+CORS_EXPOSE = "X-Request-ID, Retry-After, Content-Disposition, Content-Length"
+
+
+def needs_key(path: str) -> bool:
+    """The routes an API key protects (everything under /api; /health stays open)."""
+    return is_api_path(path)
+
+
+def presented_key() -> str:
+    """The key the client sent, in X-API-Key or Authorization: Bearer."""
+    headers = flask.request.headers
+    if "X-API-Key" in headers:
+        return headers["X-API-Key"]
+    scheme, _, token = headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def key_matches(expected: str, given: str) -> bool:
+    """Constant-time comparison (on bytes, so non-ASCII input cannot raise)."""
+    return hmac.compare_digest(expected.encode(), given.encode())
+
+
+def allowed_origin(settings: Settings, origin: str | None) -> str | None:
+    """The Access-Control-Allow-Origin value for `origin`, or None. A wildcard in the
+    settings is honoured only while no API key is configured."""
+    if not origin:
+        return None
+    if origin in settings.allowed_origins:
+        return origin
+    if "*" in settings.allowed_origins and not settings.api_key:
+        return "*"
+    return None
+
+
+def install_hooks(server: flask.Flask, settings: Settings, on_first_request: object) -> None:
+    """Register before/after hooks on `server`. `on_first_request` is called (cheaply) on
+    every request; it starts per-process services lazily."""
+    served_by = os.environ.get("YBB_SERVED_BY_HEADER", "") == "1"
+
+    @server.before_request
+    def _begin() -> flask.Response | None:
+        flask.g.started = time.perf_counter()
+        given = flask.request.headers.get("X-Request-ID", "")
+        flask.g.request_id = given if REQUEST_ID_RE.match(given) else uuid.uuid4().hex
+        if callable(on_first_request):
+            on_first_request()
+        path = flask.request.path
+        if not is_api_path(path):
+            return None
+        if flask.request.method == "OPTIONS":
+            return flask.Response(status=204)
+        if (
+            settings.api_key
+            and needs_key(path)
+            and not key_matches(settings.api_key, presented_key())
+        ):
+            return error_response(
+                401,
+                "Missing or wrong API key: send it in X-API-Key or Authorization: Bearer",
+                "UNAUTHORIZED",
+                headers={"WWW-Authenticate": 'Bearer realm="ybb"'},
+            )
+        return None
+
+    @server.after_request
+    def _finish(resp: flask.Response) -> flask.Response:
+        request_id = flask.g.get("request_id") or uuid.uuid4().hex
+        resp.headers["X-Request-ID"] = request_id
+        if served_by:
+            resp.headers["X-Served-By"] = str(os.getpid())
+        if is_api_path(flask.request.path):
+            _cors(resp, settings)
+        started = flask.g.get("started", time.perf_counter())
+        log.info(
+            "method=%s path=%s status=%d duration_ms=%.1f request_id=%s export_id=%s",
+            flask.request.method,
+            flask.request.path,
+            resp.status_code,
+            (time.perf_counter() - started) * 1000,
+            request_id,
+            flask.g.get("export_id") or "-",
+        )
+        return resp
+
+
+def _cors(resp: flask.Response, settings: Settings) -> None:
+    origin = allowed_origin(settings, flask.request.headers.get("Origin"))
+    resp.vary.add("Origin")
+    if origin is None:
+        return
+    resp.headers["Access-Control-Allow-Origin"] = origin
+    resp.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE
+    if flask.request.method == "OPTIONS":
+        resp.headers["Access-Control-Allow-Methods"] = CORS_METHODS
+        resp.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
+        resp.headers["Access-Control-Max-Age"] = "600"

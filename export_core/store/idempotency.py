@@ -1,0 +1,70 @@
+"""Idempotency-Key bookkeeping in the store's SQLite file.
+
+A key row is claimed ("processing") by the first request, then holds that request's response
+("done") until it expires with the export. A claim whose owner process died, or that is older
+than the longest an export may run, is taken over so a crashed worker cannot block a key."""
+
+from __future__ import annotations
+
+import time
+
+from ..errors import IdempotencyConflict, IdempotencyInProgress
+from . import StoredResponse
+from .db import Database, current_owner, owner_is_dead
+
+
+class IdempotencyKeys:
+    """Claim / remember / release Idempotency-Keys."""
+
+    def __init__(self, db: Database, *, ttl_seconds: float, stale_after_seconds: float) -> None:
+        self.db = db
+        self.ttl_seconds = ttl_seconds
+        self.stale_after_seconds = stale_after_seconds
+
+    def claim(self, key: str, request_hash: str) -> StoredResponse | None:
+        """See ExportStore.claim_idempotency_key."""
+        now = time.time()
+        with self.db.write() as conn:
+            row = conn.execute("SELECT * FROM idempotency WHERE key = ?", (key,)).fetchone()
+            if row is not None and row["expires_at"] > now:
+                if row["request_hash"] != request_hash:
+                    raise IdempotencyConflict(
+                        "Idempotency-Key was already used with a different request body; "
+                        "use a new key for a new request",
+                        details={"idempotency_key": key},
+                    )
+                if row["state"] == "done":
+                    return StoredResponse(row["status_code"], row["response"], row["export_id"])
+                stale = now - row["created_at"] > self.stale_after_seconds
+                if not stale and not owner_is_dead(row["owner"]):
+                    raise IdempotencyInProgress(
+                        "A request with this Idempotency-Key is still being processed; "
+                        "retry in a few seconds",
+                        details={"idempotency_key": key},
+                    )
+            conn.execute(
+                "INSERT OR REPLACE INTO idempotency (key, request_hash, state, owner, created_at,"
+                " expires_at) VALUES (?, ?, 'processing', ?, ?, ?)",
+                (key, request_hash, current_owner(), now, now + self.ttl_seconds),
+            )
+        return None
+
+    def remember(self, key: str, response: StoredResponse) -> None:
+        """See ExportStore.remember_response."""
+        with self.db.write() as conn:
+            conn.execute(
+                "UPDATE idempotency SET state = 'done', status_code = ?, response = ?,"
+                " export_id = ? WHERE key = ?",
+                (response.status_code, response.body, response.export_id, key),
+            )
+
+    def release(self, key: str) -> None:
+        """See ExportStore.release_idempotency_key."""
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM idempotency WHERE key = ? AND state = 'processing'", (key,))
+
+    def purge_expired(self) -> int:
+        """Delete expired keys; returns how many."""
+        with self.db.write() as conn:
+            cur = conn.execute("DELETE FROM idempotency WHERE expires_at <= ?", (time.time(),))
+            return cur.rowcount

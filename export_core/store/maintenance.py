@@ -1,0 +1,62 @@
+"""Periodic cleanup that runs in one process at a time.
+
+Every worker may start the scheduler (lazily, on its first request); each round takes a
+non-blocking flock on a lock file in the data dir, so when several workers wake together only
+one of them cleans and the others skip that round."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+from . import ExportStore
+
+log = logging.getLogger("ybb.store")
+
+
+def cleanup_if_free(store: ExportStore, lock_path: Path) -> int | None:
+    """Run store.cleanup() unless another process is cleaning now (then None)."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+b") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None
+        try:
+            return store.cleanup()
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+class CleanupScheduler:
+    """A daemon thread per process calling `cleanup_if_free` every `interval` seconds."""
+
+    def __init__(self, store: ExportStore, lock_path: Path, interval: float) -> None:
+        self.store = store
+        self.lock_path = lock_path
+        self.interval = interval
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def ensure_started(self) -> None:
+        """Start the thread in this process if it is not running yet (safe after fork)."""
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                threading.Thread(target=self._loop, name="ybb-cleanup", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                removed = cleanup_if_free(self.store, self.lock_path)
+                if removed:
+                    log.info("event=cleanup removed=%d pid=%d", removed, os.getpid())
+            except Exception:  # a failed round must not kill the thread; the next one retries
+                log.exception("event=cleanup_failed pid=%d", os.getpid())
+            time.sleep(self.interval)

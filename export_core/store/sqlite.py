@@ -1,0 +1,372 @@
+"""The embedded store: export metadata in SQLite (WAL), files under settings.exports_dir/<id>/.
+
+Safe under several gunicorn workers: every read goes to the shared SQLite file, every write is a
+short BEGIN IMMEDIATE transaction, and the concurrency limit counts "processing" rows whose lease
+(heartbeat) is fresh, whichever process owns them. Files are written into `<id>.partial` and
+renamed to `<id>` when complete, so a half-written file is never served."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+
+from .. import service
+from ..errors import Busy, ExportError, NotFound, NotReady, StorageError
+from ..model import ExportOptions
+from ..settings import Settings
+from . import ExportRecord, FileSelector, OpenedFile, StoredResponse
+from .db import (
+    Database,
+    archive_json,
+    current_owner,
+    files_json,
+    owner_is_dead,
+    quality_json,
+    row_to_record,
+)
+from .files import MEDIA_TYPES, choose_file
+from .idempotency import IdempotencyKeys
+
+LEASE_SECONDS = 60.0  # a "processing" row without a heartbeat for this long is dead
+HEARTBEAT_SECONDS = 15.0
+PROGRESS_MIN_INTERVAL = 0.25  # seconds between progress writes to the row
+ORPHAN_GRACE_SECONDS = 60.0
+INTERRUPTED = "Export interrupted: the server restarted"
+NOT_FOUND = "Export not found or expired"
+
+
+def _short_reason(exc: BaseException) -> str:
+    if isinstance(exc, ExportError):
+        return exc.message
+    text = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+    return text[:200]
+
+
+class SQLiteStore:
+    """ExportStore on SQLite + a data directory (see the module docstring)."""
+
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.exports_dir = settings.exports_dir
+        self.db = Database(settings.db_path)
+        self.clock = clock  # wall clock for created/expires; tests may move it forward
+        self.lease_seconds = LEASE_SECONDS
+        self.keys = IdempotencyKeys(
+            self.db,
+            ttl_seconds=settings.retention_hours * 3600,
+            stale_after_seconds=2 * 300 + LEASE_SECONDS,
+        )
+        self._active: set[str] = set()
+        self._lock = threading.Lock()
+        self._heartbeat_pid: int | None = None
+        self._recovered_pid: int | None = None
+
+    # ---------------------------------------------------------------- lifecycle of one export
+
+    def begin(
+        self, options: ExportOptions, record_count: int, *, strategy: str = "single_file"
+    ) -> ExportRecord:
+        """Take a concurrency slot (or raise Busy) and record a "processing" export."""
+        self._ready()
+        export_id, now, limit = str(uuid.uuid4()), time.time(), self.settings.max_concurrent_exports
+        created = self.clock()
+        with self.db.write() as conn:
+            (active,) = conn.execute(
+                "SELECT COUNT(*) FROM exports WHERE state = 'processing' AND heartbeat_at > ?",
+                (now - self.lease_seconds,),
+            ).fetchone()
+            if active >= limit:
+                raise Busy(
+                    f"Too many exports are running ({limit} at once); retry in a few seconds",
+                    retry_after=5,
+                    details={"max_concurrent_exports": limit},
+                )
+            conn.execute(
+                "INSERT INTO exports (export_id, export_type, template, format, state, progress,"
+                " record_count, strategy, created_at, expires_at, owner, heartbeat_at)"
+                " VALUES (?, ?, ?, ?, 'processing', 0, ?, ?, ?, ?, ?, ?)",
+                (
+                    export_id,
+                    options.export_type,
+                    options.template,
+                    options.format,
+                    record_count,
+                    strategy,
+                    created,
+                    created + self.settings.retention_hours * 3600,
+                    current_owner(),
+                    now,
+                ),
+            )
+        self._track(export_id)
+        return self._fetch(export_id)
+
+    def finish(
+        self,
+        export_id: str,
+        frame: pl.DataFrame,
+        options: ExportOptions,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ExportRecord:
+        """Write the export begun by `begin`; mark it completed, or failed and re-raise."""
+        partial = self.exports_dir / f"{export_id}.partial"
+        final = self.exports_dir / export_id
+        try:
+            shutil.rmtree(partial, ignore_errors=True)
+            partial.mkdir(parents=True)
+            result = service.write_export(
+                frame,
+                options,
+                partial,
+                progress=self._progress_writer(export_id, progress),
+                max_records=self.settings.max_records,
+            )
+            os.rename(partial, final)
+        except BaseException as exc:
+            self._mark_failed(export_id, _short_reason(exc))
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        finally:
+            self._untrack(export_id)
+        with self.db.write() as conn:
+            cur = conn.execute(
+                "UPDATE exports SET state = 'completed', progress = 100, strategy = ?,"
+                " record_count = ?, files = ?, archive = ?, quality = ?, owner = NULL"
+                " WHERE export_id = ? AND state = 'processing'",
+                (
+                    result.plan.strategy,
+                    result.record_count,
+                    files_json(result.files),
+                    archive_json(result.archive),
+                    quality_json(result.quality),
+                    export_id,
+                ),
+            )
+        if cur.rowcount == 0:  # deleted (or declared dead) while we were writing
+            shutil.rmtree(final, ignore_errors=True)
+            raise NotFound(NOT_FOUND, details={"export_id": export_id})
+        return self._fetch(export_id)
+
+    def run_export(
+        self,
+        frame: pl.DataFrame,
+        options: ExportOptions,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ExportRecord:
+        """Write the export synchronously (counts against the concurrency limit) and record it."""
+        record = self.begin(options, frame.height)
+        return self.finish(record.export_id, frame, options, progress=progress)
+
+    def _progress_writer(
+        self, export_id: str, downstream: Callable[[int, int], None] | None
+    ) -> Callable[[int, int], None]:
+        last = {"pct": 0, "at": 0.0}
+
+        def report(done: int, total: int) -> None:
+            pct = min(99, done * 100 // max(total, 1))  # 100 only once the row is completed
+            now = time.monotonic()
+            if pct != last["pct"] and (now - last["at"] >= PROGRESS_MIN_INTERVAL or done >= total):
+                last.update(pct=pct, at=now)
+                with self.db.write() as conn:
+                    conn.execute(
+                        "UPDATE exports SET progress = ?, heartbeat_at = ? WHERE export_id = ?",
+                        (pct, time.time(), export_id),
+                    )
+            if downstream is not None:
+                downstream(done, total)
+
+        return report
+
+    def _mark_failed(self, export_id: str, message: str) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                "UPDATE exports SET state = 'failed', error = ?, owner = NULL"
+                " WHERE export_id = ? AND state = 'processing'",
+                (message, export_id),
+            )
+
+    # ---------------------------------------------------------------- reading
+
+    def _fetch(self, export_id: str) -> ExportRecord:
+        row = (
+            self.db.connection()
+            .execute("SELECT * FROM exports WHERE export_id = ?", (export_id,))
+            .fetchone()
+        )
+        if row is None:
+            raise NotFound(NOT_FOUND, details={"export_id": export_id})
+        return row_to_record(row)
+
+    def get(self, export_id: str) -> ExportRecord:
+        """The export, or NotFound("Export not found or expired") (also once it expired, even
+        before cleanup has removed it)."""
+        self._ready()
+        row = (
+            self.db.connection()
+            .execute("SELECT * FROM exports WHERE export_id = ?", (export_id,))
+            .fetchone()
+        )
+        if row is None or row["expires_at"] <= self.clock():
+            raise NotFound(NOT_FOUND, details={"export_id": export_id})
+        if row["state"] == "processing" and row["heartbeat_at"] < time.time() - self.lease_seconds:
+            self.recover_interrupted()
+            return self._fetch(export_id)
+        return row_to_record(row)
+
+    def list(self, *, limit: int = 50, offset: int = 0) -> tuple[list[ExportRecord], int]:
+        """Recent exports, newest first, and the total count (expired ones excluded)."""
+        self._ready()
+        conn, now = self.db.connection(), self.clock()
+        (total,) = conn.execute(
+            "SELECT COUNT(*) FROM exports WHERE expires_at > ?", (now,)
+        ).fetchone()
+        rows = conn.execute(
+            "SELECT * FROM exports WHERE expires_at > ? ORDER BY created_at DESC, export_id"
+            " LIMIT ? OFFSET ?",
+            (now, limit, offset),
+        ).fetchall()
+        return [row_to_record(r) for r in rows], int(total)
+
+    def open_file(self, export_id: str, which: FileSelector) -> OpenedFile:
+        """A file of a completed export (NotFound / BatchNotFound / NotReady)."""
+        record = self.get(export_id)
+        if record.state == "processing":
+            raise NotReady("Export is still processing", details={"progress": record.progress})
+        if record.state == "failed":
+            raise NotFound(f"Export failed and has no files: {record.error}")
+        name = choose_file(record, which)
+        path = self.exports_dir / export_id / name
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise NotFound(NOT_FOUND, details={"export_id": export_id}) from None
+        except OSError as exc:
+            raise StorageError(f"Cannot read the export file: {exc.strerror}") from exc
+        return OpenedFile(path, name, MEDIA_TYPES.get(path.suffix.lower(), "application/zip"), size)
+
+    # ---------------------------------------------------------------- removal
+
+    def delete(self, export_id: str) -> None:
+        """Remove the export and its files, or NotFound."""
+        self.get(export_id)
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM exports WHERE export_id = ?", (export_id,))
+        self._remove_dirs(export_id)
+
+    def _remove_dirs(self, export_id: str) -> None:
+        # Removing unlinks the files; a download that already opened one keeps streaming it.
+        shutil.rmtree(self.exports_dir / export_id, ignore_errors=True)
+        shutil.rmtree(self.exports_dir / f"{export_id}.partial", ignore_errors=True)
+
+    def cleanup(self) -> int:
+        """Remove expired exports (rows and files), expired idempotency keys, interrupted
+        exports' leftovers and orphaned directories; returns how many exports were removed."""
+        self._ready()
+        self.recover_interrupted()
+        expired = [
+            r["export_id"]
+            for r in self.db.connection().execute(
+                "SELECT export_id FROM exports WHERE expires_at <= ? AND state != 'processing'",
+                (self.clock(),),
+            )
+        ]
+        for export_id in expired:
+            with self.db.write() as conn:
+                conn.execute("DELETE FROM exports WHERE export_id = ?", (export_id,))
+            self._remove_dirs(export_id)
+        self.keys.purge_expired()
+        self._remove_orphans()
+        return len(expired)
+
+    def _remove_orphans(self) -> None:
+        if not self.exports_dir.is_dir():
+            return
+        known = {r[0] for r in self.db.connection().execute("SELECT export_id FROM exports")}
+        cutoff = time.time() - ORPHAN_GRACE_SECONDS
+        for entry in self.exports_dir.iterdir():
+            export_id = entry.name.removesuffix(".partial")
+            if export_id not in known and entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink()
+
+    def recover_interrupted(self) -> int:
+        """Mark "processing" exports whose owner died (or whose lease expired) as failed and
+        remove their partial files; returns how many."""
+        stale_before = time.time() - self.lease_seconds
+        with self._lock:
+            mine = set(self._active)
+        rows = self.db.connection().execute(
+            "SELECT export_id, owner, heartbeat_at FROM exports WHERE state = 'processing'"
+        )
+        dead = [
+            r["export_id"]
+            for r in rows
+            if r["export_id"] not in mine
+            and (r["heartbeat_at"] < stale_before or owner_is_dead(r["owner"]))
+        ]
+        for export_id in dead:
+            self._mark_failed(export_id, INTERRUPTED)
+            shutil.rmtree(self.exports_dir / f"{export_id}.partial", ignore_errors=True)
+        return len(dead)
+
+    # ---------------------------------------------------------------- idempotency
+
+    def claim_idempotency_key(self, key: str, request_hash: str) -> StoredResponse | None:
+        """See ExportStore.claim_idempotency_key."""
+        self._ready()
+        return self.keys.claim(key, request_hash)
+
+    def remember_response(self, key: str, response: StoredResponse) -> None:
+        """See ExportStore.remember_response."""
+        self.keys.remember(key, response)
+
+    def release_idempotency_key(self, key: str) -> None:
+        """See ExportStore.release_idempotency_key."""
+        self.keys.release(key)
+
+    # ---------------------------------------------------------------- per-process plumbing
+
+    def _ready(self) -> None:
+        """On first use in this process: recover exports a dead process left "processing"."""
+        if self._recovered_pid != os.getpid():
+            self._recovered_pid = os.getpid()
+            with self._lock:
+                self._active.clear()  # a forked child owns none of its parent's exports
+            self.recover_interrupted()
+
+    def _track(self, export_id: str) -> None:
+        with self._lock:
+            self._active.add(export_id)
+            if self._heartbeat_pid != os.getpid():
+                self._heartbeat_pid = os.getpid()
+                threading.Thread(target=self._heartbeat, name="ybb-heartbeat", daemon=True).start()
+
+    def _untrack(self, export_id: str) -> None:
+        with self._lock:
+            self._active.discard(export_id)
+
+    def _heartbeat(self) -> None:
+        # Keeps the leases of this process's running exports fresh, whatever they are doing.
+        while True:
+            time.sleep(HEARTBEAT_SECONDS)
+            with self._lock:
+                ids = list(self._active)
+            if ids:
+                marks = ",".join("?" * len(ids))
+                with self.db.write() as conn:
+                    conn.execute(
+                        f"UPDATE exports SET heartbeat_at = ? WHERE export_id IN ({marks})",
+                        (time.time(), *ids),
+                    )
+
+    def export_dir(self, export_id: str) -> Path:
+        """Where a completed export's files live."""
+        return self.exports_dir / export_id
