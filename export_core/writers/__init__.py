@@ -1,11 +1,17 @@
-"""Writers, one module per format, registered by format name ("excel", "csv")."""
+"""Writers, one module per format, registered by format name ("excel", "csv").
+
+A writer is anything with `format`, `extension`, `media_type` and `write(...)` — each format
+module satisfies the protocol itself. Adding a format is adding a module and one entry below."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Protocol
 
+from ..errors import UnknownFormat
 from ..model import ExportOptions, MappedFrame
+from . import csv as _csv
+from . import xlsx as _xlsx
 
 
 class Writer(Protocol):
@@ -20,9 +26,16 @@ class Writer(Protocol):
     ) -> None: ...
 
 
-WRITERS: dict[str, Writer] = {}
+WRITERS: dict[str, Writer] = {_xlsx.format: _xlsx, _csv.format: _csv}
 
 
 def get_writer(fmt: str) -> Writer:
     """The writer registered for `fmt`, or UnknownFormat."""
-    raise NotImplementedError
+    try:
+        return WRITERS[fmt]
+    except KeyError:
+        allowed = ", ".join(WRITERS)
+        raise UnknownFormat(
+            f"Unsupported format '{fmt}'. Use one of: {allowed}",
+            details={"format": fmt, "allowed": list(WRITERS)},
+        ) from None

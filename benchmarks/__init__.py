@@ -1,0 +1,1 @@
+"""Performance harness: seeded data generators and benchmark scripts (not run by pytest)."""

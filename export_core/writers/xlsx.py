@@ -1,0 +1,240 @@
+"""The Excel writer (xlsxwriter, streaming): the seed's styled sheet with typed cells.
+
+Header bold white on #366092, centred and frozen; autofilter; column widths computed from the
+data before any row is written (constant_memory needs set_column first); dates, datetimes and
+money as real numbers with display formats; strings are always strings (never formulas, links
+or numbers); landscape, fit to one page wide, header row repeated on every printed page. A slice
+longer than one sheet allows rolls over to "Name (2)", "Name (3)", ... each with its header."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import xlsxwriter
+from xlsxwriter.exceptions import FileCreateError
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet
+
+from ..catalog import Column, get_catalog
+from ..cells import format_date, format_money, iter_cells
+from ..errors import StorageError
+from ..model import (
+    EXCEL_MAX_CELL_CHARS,
+    EXCEL_MAX_ROWS,
+    CellValue,
+    ExportOptions,
+    MappedFrame,
+    raw_column,
+)
+
+format = "excel"  # the Writer protocol's attribute name
+extension = "xlsx"
+media_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+MAX_SHEET_NAME = 31
+MAX_COLUMN_WIDTH = 50
+MIN_COLUMN_WIDTH = 8
+WIDTH_PADDING = 2  # room for the autofilter button beside the header text
+FIXED_WIDTHS = {"date": 10, "datetime": 19}
+HEADER_STYLE: dict[str, Any] = {
+    "bold": True,
+    "font_color": "#FFFFFF",
+    "bg_color": "#366092",
+    "align": "center",
+    "valign": "vcenter",
+    "border": 1,
+}
+NUMBER_FORMATS = {"date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm:ss", "money": "#,##0.00"}
+WORKBOOK_OPTIONS: dict[str, Any] = {
+    "constant_memory": True,
+    "strings_to_formulas": False,  # "=HYPERLINK(...)" stays text: no formula injection
+    "strings_to_urls": False,  # no links (and no 65,530-links-per-sheet limit)
+    "strings_to_numbers": False,  # "007" stays "007"
+}
+EXCEL_EPOCH = date(1900, 1, 1)  # earlier dates cannot be Excel dates; they are written as text
+_BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\\x00-\x1f\x7f]")
+
+
+def sheet_name(requested: str | None, fallback: str) -> str:
+    """A name Excel accepts: at most 31 characters, none of []:*?/\\, not empty, no apostrophe
+    at either end, and not the reserved "History"."""
+    for candidate in (requested, fallback, "Sheet1"):
+        name = _BAD_SHEET_CHARS.sub("", candidate or "").strip().strip("'").strip()
+        name = name[:MAX_SHEET_NAME].rstrip().rstrip("'")
+        if name and name.casefold() != "history":
+            return name
+    return "Sheet1"
+
+
+def _rollover_name(base: str, number: int) -> str:
+    suffix = f" ({number})"
+    return base[: MAX_SHEET_NAME - len(suffix)].rstrip().rstrip("'") + suffix
+
+
+def _default_sheet_name(mapped: MappedFrame) -> str:
+    kind = mapped.template.export_type
+    data_type = get_catalog().types.get(kind)
+    return data_type.label if data_type else kind.replace("_", " ").title()
+
+
+class _FormatCache:
+    """One xlsxwriter Format per distinct set of properties, created once per workbook."""
+
+    def __init__(self, workbook: xlsxwriter.Workbook) -> None:
+        self._workbook = workbook
+        self._formats: dict[tuple[tuple[str, Any], ...], Format] = {}
+
+    def get(self, **properties: Any) -> Format:
+        key = tuple(sorted(properties.items()))
+        if key not in self._formats:
+            self._formats[key] = self._workbook.add_format(dict(properties))
+        return self._formats[key]
+
+
+def _max_len(series: pl.Series) -> int:
+    if series.dtype != pl.String:
+        series = series.cast(pl.String)
+    longest = series.str.len_chars().max()
+    return int(longest) if isinstance(longest, int) else 0
+
+
+def _data_width(column: Column, frame: pl.DataFrame) -> int:
+    """Widest display text of one column in `frame`, measured vectorised on the slice."""
+    series = frame.get_column(column.field)
+    if column.kind in FIXED_WIDTHS:
+        width = FIXED_WIDTHS[column.kind] if series.null_count() < series.len() else 0
+    elif column.kind == "money":
+        extremes = [v for v in (series.min(), series.max()) if isinstance(v, int | float)]
+        width = max((len(format_money(v)) for v in extremes), default=0)
+    else:
+        width = _max_len(series)
+    raw_name = raw_column(column.field)
+    if raw_name in frame.columns:
+        width = max(width, _max_len(frame.get_column(raw_name)))
+    return width
+
+
+def column_widths(mapped: MappedFrame, start: int, stop: int) -> list[int]:
+    """Widths in characters for rows [start, stop): header or longest value, plus padding,
+    between MIN_COLUMN_WIDTH and MAX_COLUMN_WIDTH."""
+    frame = mapped.frame.slice(start, max(0, stop - start))
+    widths = []
+    for column in mapped.template.columns:
+        text = max(len(column.header), _data_width(column, frame))
+        widths.append(min(max(text + WIDTH_PADDING, MIN_COLUMN_WIDTH), MAX_COLUMN_WIDTH))
+    return widths
+
+
+class _SheetWriter:
+    """Adds styled sheets to one workbook and writes typed rows into the current one."""
+
+    def __init__(self, workbook: xlsxwriter.Workbook, mapped: MappedFrame, name: str) -> None:
+        self.workbook = workbook
+        self.columns = mapped.template.columns
+        self.name = name
+        self.formats = _FormatCache(workbook)
+        self.header_format = self.formats.get(**HEADER_STYLE)
+        self.date_format = self.formats.get(num_format=NUMBER_FORMATS["date"])
+        self.datetime_format = self.formats.get(num_format=NUMBER_FORMATS["datetime"])
+        money = self.formats.get(num_format=NUMBER_FORMATS["money"])
+        self.number_formats = [money if c.kind == "money" else None for c in self.columns]
+        self.sheets = 0
+
+    def add_sheet(self, widths: Sequence[int], rows: int) -> Worksheet:
+        """A new sheet with header, widths, frozen header, autofilter and print setup."""
+        self.sheets += 1
+        title = self.name if self.sheets == 1 else _rollover_name(self.name, self.sheets)
+        sheet = self.workbook.add_worksheet(title)
+        for index, width in enumerate(widths):  # before any row: constant_memory requires it
+            sheet.set_column(index, index, width)
+        last_col = len(self.columns) - 1
+        sheet.freeze_panes(1, 0)
+        sheet.autofilter(0, 0, rows, last_col)
+        sheet.set_landscape()
+        sheet.set_paper(9)  # A4
+        sheet.fit_to_pages(1, 0)  # one page wide, as many tall as needed
+        sheet.repeat_rows(0)
+        sheet.set_row(0, 20)
+        sheet.write_row(0, 0, [c.header for c in self.columns], self.header_format)
+        return sheet
+
+    def write_rows(self, sheet: Worksheet, rows: Iterable[tuple[CellValue, ...]]) -> None:
+        """Typed cells from row 1 on; None and "" leave the cell empty."""
+        write_string, write_number = sheet.write_string, sheet.write_number
+        write_datetime = sheet.write_datetime
+        number_formats, date_fmt, datetime_fmt = (
+            self.number_formats,
+            self.date_format,
+            self.datetime_format,
+        )
+        for r, values in enumerate(rows, start=1):
+            for c, value in enumerate(values):
+                if value is None:
+                    continue
+                if isinstance(value, str):
+                    if value:
+                        write_string(r, c, value[:EXCEL_MAX_CELL_CHARS])
+                elif isinstance(value, datetime):
+                    # whole seconds: what the format, the CSV and the preview all show
+                    write_datetime(r, c, value.replace(microsecond=0), datetime_fmt)
+                elif isinstance(value, date):
+                    if value >= EXCEL_EPOCH:
+                        write_datetime(r, c, value, date_fmt)
+                    else:
+                        write_string(r, c, format_date(value))
+                else:
+                    write_number(r, c, value, number_formats[c])
+
+
+def _chunks(total: int, size: int) -> Iterable[int]:
+    """Row counts of successive sheets (at least one sheet, even for no rows)."""
+    if total == 0:
+        yield 0
+    for begin in range(0, total, size):
+        yield min(size, total - begin)
+
+
+def write(
+    mapped: MappedFrame,
+    start: int,
+    stop: int,
+    path: Path,
+    options: ExportOptions,
+    *,
+    rows_per_sheet: int = EXCEL_MAX_ROWS - 1,
+) -> None:
+    """Write rows [start, stop) of `mapped` to the workbook `path`.
+
+    `rows_per_sheet` (data rows, header excluded) is Excel's limit by default; tests lower it
+    to exercise the rollover without a million rows."""
+    if rows_per_sheet < 1:
+        raise ValueError("rows_per_sheet must be at least 1")
+    stop = min(stop, mapped.height)
+    start = max(0, min(start, stop))
+    # xlsxwriter's row spill files go beside the output: same volume, not a RAM-backed /tmp
+    workbook = xlsxwriter.Workbook(str(path), {**WORKBOOK_OPTIONS, "tmpdir": str(path.parent)})
+    try:
+        name = sheet_name(options.sheet_name, _default_sheet_name(mapped))
+        writer = _SheetWriter(workbook, mapped, name)
+        widths = column_widths(mapped, start, stop)
+        cursor = start
+        for count in _chunks(stop - start, rows_per_sheet):
+            sheet = writer.add_sheet(widths, count)
+            writer.write_rows(sheet, iter_cells(mapped, cursor, cursor + count))
+            cursor += count
+    except BaseException:
+        with contextlib.suppress(Exception):
+            workbook.close()  # removes xlsxwriter's spill files; the caller deletes `path`
+        raise
+    try:
+        workbook.close()
+    except FileCreateError as exc:
+        cause = exc.args[0] if exc.args else exc
+        reason = cause.strerror if isinstance(cause, OSError) else str(cause)
+        raise StorageError(f"Could not write export files: {reason}") from exc

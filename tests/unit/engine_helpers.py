@@ -1,0 +1,74 @@
+"""Test helpers for the engine: MappedFrames built by hand per export_core.model's contract (so
+cells and writers are tested without going through mapping, and on values mapping would never
+make), and readers of produced xlsx files."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import polars as pl
+
+from export_core.catalog import Template
+from export_core.model import MappedFrame, QualityReport, raw_column
+
+DTYPES: dict[str, pl.DataType] = {
+    "integer": pl.Int64(),
+    "money": pl.Float64(),
+    "date": pl.Date(),
+    "datetime": pl.Datetime("us"),
+}
+
+
+def hand_mapped(template: Template, rows: Sequence[Mapping[str, Any]]) -> MappedFrame:
+    """A MappedFrame from rows of field -> value: typed values go to the typed column, a str
+    for a typed kind goes to the raw companion column (as mapping does for unparseable text)."""
+    columns: dict[str, pl.Series] = {}
+    for column in template.columns:
+        values = [row.get(column.field) for row in rows]
+        dtype = DTYPES.get(column.kind)
+        if dtype is None:
+            columns[column.field] = pl.Series(column.field, values, dtype=pl.String)
+            continue
+        typed = [None if isinstance(v, str) else v for v in values]
+        raw = [v if isinstance(v, str) else None for v in values]
+        columns[column.field] = pl.Series(column.field, typed, dtype=dtype)
+        columns[raw_column(column.field)] = pl.Series(
+            raw_column(column.field), raw, dtype=pl.String
+        )
+    return MappedFrame(
+        template, pl.DataFrame(list(columns.values())), QualityReport(rows=len(rows))
+    )
+
+
+_OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def ooxml_text(value: Any) -> Any:
+    """Decode OOXML's `_xHHHH_` escapes (how xlsxwriter stores CR and control characters in
+    inline strings). Excel decodes them on load; openpyxl leaves inline strings undecoded."""
+    if not isinstance(value, str):
+        return value
+    return _OOXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), value)
+
+
+def sheet_rows(path: Path, sheet: int = 0) -> list[list[Any]]:
+    """Every row of one sheet as decoded cell values (header included)."""
+    workbook = openpyxl.load_workbook(path)
+    try:
+        ws = workbook.worksheets[sheet]
+        return [[ooxml_text(c.value) for c in row] for row in ws.iter_rows()]
+    finally:
+        workbook.close()
+
+
+def column_widths(ws: Any) -> dict[int, float]:
+    """1-based column index -> width, expanding openpyxl's grouped <col min max> ranges."""
+    widths: dict[int, float] = {}
+    for dim in ws.column_dimensions.values():
+        for index in range(dim.min, dim.max + 1):
+            widths[index] = dim.width
+    return widths
