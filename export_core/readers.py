@@ -175,19 +175,15 @@ def _syntax_error(exc: json.JSONDecodeError) -> InputError:
 
 def read_json(data: bytes | str) -> pl.DataFrame:
     """JSON text: a list of objects, or an object with a `data` list."""
-    raw = data.encode() if isinstance(data, str) else bytes(data)
-    if raw.startswith(_BOM):
-        raw = raw[len(_BOM) :]
+    original = data.encode() if isinstance(data, str) else bytes(data)
+    raw = original.removeprefix(_BOM)
     if not raw.strip():
         raise InputError("The JSON input is empty; expected a list of records")
     try:
         value = json.loads(raw) if _LONG_DIGITS.search(raw) else orjson.loads(raw)
     except (orjson.JSONDecodeError, json.JSONDecodeError, UnicodeDecodeError):
         # Re-read with the standard library for a precise message (orjson's is terse).
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise _decode_error(raw, exc) from None
+        text = _text_of(original)
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -200,7 +196,8 @@ def _text_of(data: bytes | str) -> str:
     if isinstance(data, str):
         return data.removeprefix("\ufeff")
     try:
-        return bytes(data).decode("utf-8-sig")
+        # Decoded whole (not utf-8-sig) so error offsets count the BOM's bytes too.
+        return bytes(data).decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         raise _decode_error(bytes(data), exc) from None
 
@@ -299,6 +296,9 @@ def _cell_text(value: Any) -> str | None:
     if isinstance(value, float):
         return _float_text(value)
     if isinstance(value, datetime):
+        if value.time() == time(0):
+            # Excel stores dates as datetimes; midnight reads back as the date it was.
+            return value.date().isoformat()
         text = value.strftime("%Y-%m-%d %H:%M:%S")
         return f"{text}.{value.microsecond:06d}" if value.microsecond else text
     if isinstance(value, date | time):
