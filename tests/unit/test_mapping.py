@@ -1,19 +1,296 @@
-"""Mapping: reader frames onto every template, with the quality report."""
+"""Mapping: reader frames onto every template, typed values, translated codes, quality report."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from typing import Any
+
 import polars as pl
+import pytest
 
-from export_core.catalog import get_catalog
-from export_core.mapping import map_frame
-from export_core.readers import records_to_frame
+from export_core.catalog import Template, get_catalog
+from export_core.mapping import detect_export_type, map_frame
+from export_core.model import EXCEL_MAX_CELL_CHARS, raw_column
+from export_core.readers import read_csv, records_to_frame
+
+CATALOG = get_catalog()
+TEMPLATES = [t for dt in CATALOG.types.values() for t in dt.templates.values()]
+DTYPES = {
+    "integer": pl.Int64,
+    "money": pl.Float64,
+    "date": pl.Date,
+    "datetime": pl.Datetime("us"),
+    "text": pl.String,
+    "status": pl.String,
+    "boolean": pl.String,
+}
 
 
-def test_every_template_maps_columns_in_order() -> None:
-    catalog = get_catalog()
-    for data_type in catalog.types.values():
-        for template in data_type.templates.values():
-            mapped = map_frame(records_to_frame([{"id": 1}]), template)
-            assert mapped.frame.columns[: len(template.fields)] == list(template.fields)
-            assert mapped.frame.schema["id"] == pl.Int64
-            assert mapped.frame["id"].to_list() == [1]
+def template(export_type: str, name: str) -> Template:
+    return CATALOG.template(export_type, name)
+
+
+def one(column_kind_field: tuple[str, str, str], value: Any) -> tuple[Any, Any, Any]:
+    """Map one value of one field: (typed value, raw text, quality report)."""
+    export_type, name, field = column_kind_field
+    mapped = map_frame(records_to_frame([{field: value}]), template(export_type, name))
+    raw = mapped.frame[raw_column(field)][0] if raw_column(field) in mapped.frame.columns else None
+    return mapped.frame[field][0], raw, mapped.quality
+
+
+@pytest.mark.parametrize("tpl", TEMPLATES, ids=lambda t: f"{t.export_type}-{t.name}")
+def test_every_template_columns_names_and_dtypes(tpl: Template) -> None:
+    mapped = map_frame(records_to_frame([{"id": 1}, {"id": "2"}]), tpl)
+    frame = mapped.frame
+    assert frame.columns[: len(tpl.fields)] == list(tpl.fields)
+    for column in tpl.columns:
+        assert frame.schema[column.field] == DTYPES[column.kind], column.field
+        has_raw = raw_column(column.field) in frame.columns
+        assert has_raw == (column.kind in ("integer", "money", "date", "datetime"))
+    assert frame["id"].to_list() == [1, 2]
+    # Every field but id is absent from the input: null and counted missing, never "N/A".
+    missing = {c.header: 2 for c in tpl.columns if c.field != "id"}
+    assert mapped.quality.missing == missing
+    assert mapped.quality.rows == 2
+    assert "N/A" not in str(frame.rows())
+
+
+STATUS_CASES = [
+    (tpl, column, code, label)
+    for tpl in TEMPLATES
+    for column in tpl.columns
+    if column.kind == "status"
+    for code, label in CATALOG.status_mappings[column.mapping or ""].items()
+]
+
+
+@pytest.mark.parametrize(
+    ("tpl", "column", "code", "label"),
+    STATUS_CASES,
+    ids=[f"{t.export_type}-{t.name}-{c.field}-{k}" for t, c, k, _ in STATUS_CASES],
+)
+def test_every_status_code_translates_as_int_and_string(
+    tpl: Template, column: Any, code: str, label: str
+) -> None:
+    forms: list[Any] = [code, f" {code} ", code.upper()]
+    if code.isdigit():
+        forms += [int(code), float(code), f"{code}.0"]
+    mapped = map_frame(records_to_frame([{column.field: v} for v in forms]), tpl)
+    assert mapped.frame[column.field].to_list() == [label] * len(forms)
+    assert mapped.quality.unknown_codes == {}
+
+
+def test_labels_pass_through_and_unknown_codes_are_kept_and_counted() -> None:
+    tpl = template("participants", "standard")
+    values = [3, "Approved", 9, "9", " 9 ", "x", None, ""]
+    mapped = map_frame(records_to_frame([{"form_status": v} for v in values]), tpl)
+    assert mapped.frame["form_status"].to_list() == [
+        "Approved", "Approved", "9", "9", " 9 ", "x", None, None
+    ]  # fmt: skip
+    assert mapped.quality.unknown_codes == {"Status": {"9": 3, "x": 1}}
+    assert mapped.quality.missing["Status"] == 2
+
+
+def test_category_codes_are_strings() -> None:
+    tpl = template("ambassadors", "standard")
+    mapped = map_frame(records_to_frame([{"category": "university"}, {"category": 1}]), tpl)
+    assert mapped.frame["category"].to_list() == ["University", "1"]
+    assert mapped.quality.unknown_codes == {"Category": {"1": 1}}
+
+
+@pytest.mark.parametrize(
+    ("value", "label"),
+    [
+        (1, "Yes"), (0, "No"), ("1", "Yes"), ("0", "No"), (True, "Yes"), (False, "No"),
+        ("true", "Yes"), ("FALSE", "No"), ("Yes", "Yes"), ("no", "No"), (1.0, "Yes"),
+        (" 0 ", "No"),
+    ],
+)  # fmt: skip
+def test_booleans(value: Any, label: str) -> None:
+    got, _, quality = one(("participants", "complete", "is_deleted"), value)
+    assert got == label
+    assert quality.unknown_codes == {}
+
+
+def test_unknown_boolean_is_kept_and_counted() -> None:
+    got, _, quality = one(("ambassadors", "detailed", "is_active"), "maybe")
+    assert got == "maybe"
+    assert quality.unknown_codes == {"Active": {"maybe": 1}}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1995-05-15", date(1995, 5, 15)),
+        ("1995/05/15", date(1995, 5, 15)),
+        ("1995-05-15 23:59:59", date(1995, 5, 15)),
+        ("1995-05-15T23:59:59.123Z", date(1995, 5, 15)),
+        ("1995-05-15T01:00:00+07:00", date(1995, 5, 15)),  # wall clock: not shifted to UTC
+        (" 1995-05-15 ", date(1995, 5, 15)),
+    ],
+)
+def test_dates(text: str, expected: date) -> None:
+    got, raw, quality = one(("participants", "complete", "birthdate"), text)
+    assert (got, raw, quality.unparseable) == (expected, None, {})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-01-15 10:30:00", datetime(2024, 1, 15, 10, 30)),
+        ("2024-01-15T10:30:00", datetime(2024, 1, 15, 10, 30)),
+        ("2024-01-15T10:30:00.123456", datetime(2024, 1, 15, 10, 30, 0, 123456)),
+        ("2024-01-15T10:30:00Z", datetime(2024, 1, 15, 10, 30)),
+        ("2024-01-15T10:30:00.5+07:00", datetime(2024, 1, 15, 10, 30, 0, 500000)),
+        ("2024-01-15T23:30:00-05:00", datetime(2024, 1, 15, 23, 30)),
+        ("2024-01-15T10:30:00+0700", datetime(2024, 1, 15, 10, 30)),
+        ("2024-01-15 10:30", datetime(2024, 1, 15, 10, 30)),
+        ("2024/01/15 10:30:00", datetime(2024, 1, 15, 10, 30)),
+        ("2024-01-15", datetime(2024, 1, 15)),
+    ],
+)
+def test_datetimes_keep_the_wall_clock(text: str, expected: datetime) -> None:
+    got, raw, quality = one(("participants", "complete", "created_at"), text)
+    assert (got, raw, quality.unparseable) == (expected, None, {})
+
+
+@pytest.mark.parametrize(
+    "text", ["2024-02-30", "2024-13-01", "15/01/2024", "yesterday", "2024-01-15 25:00:00"]
+)
+@pytest.mark.parametrize("field", ["birthdate", "created_at"])
+def test_unparseable_dates_keep_raw_text(text: str, field: str) -> None:
+    got, raw, quality = one(("participants", "complete", field), text)
+    header = "Birth Date" if field == "birthdate" else "Created"
+    assert (got, raw) == (None, text)
+    assert quality.unparseable == {header: 1}
+    assert header not in quality.missing  # kept raw text is not a missing value
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(12, 12), ("12", 12), (" 12 ", 12), ("12.0", 12), (12.0, 12), ("-3", -3), ("1e3", 1000)],
+)
+def test_integers(value: Any, expected: int) -> None:
+    assert one(("payments", "standard", "participant_id"), value)[:2] == (expected, None)
+
+
+@pytest.mark.parametrize("value", ["abc", "1.5", 1.5, "99999999999999999999", 10**30, "NaN"])
+def test_unparseable_integers_keep_raw_text(value: Any) -> None:
+    got, raw, quality = one(("payments", "standard", "participant_id"), value)
+    assert got is None
+    assert raw is not None
+    assert quality.unparseable == {"Participant ID": 1}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1500, 1500.0), ("1500", 1500.0), ("1500.00", 1500.0), ("1,500.00", 1500.0),
+        ("$1,500.00", 1500.0), ("€ 99.5", 99.5), ("£3", 3.0), ("Rp 1500000", 1500000.0),
+        ("-$1,234,567.89", -1234567.89), (1500.75, 1500.75), ("0", 0.0),
+    ],
+)  # fmt: skip
+def test_money(value: Any, expected: float) -> None:
+    got, raw, _ = one(("payments", "detailed", "usd_amount"), value)
+    assert (got, raw) == (pytest.approx(expected), None)
+
+
+@pytest.mark.parametrize(
+    "value", ["NaN", "Infinity", "-inf", "abc", "1,50", "12,34,567", float("nan"), "$"]
+)
+def test_unparseable_money_keeps_raw_text(value: Any) -> None:
+    got, raw, quality = one(("payments", "standard", "amount"), value)
+    assert got is None
+    assert isinstance(raw, str) and raw
+    assert quality.unparseable == {"Amount": 1}
+
+
+def test_quality_report_counts() -> None:
+    tpl = template("participants", "complete")
+    long_text = "x" * 40_000
+    records = [
+        {"id": 1, "first_name": '=HYPERLINK("http://x")', "notes": long_text, "extra": 1},
+        {"id": 2, "first_name": "+1", "last_name": "@SUM(A1)", "phone": "\tx", "zzz": 2},
+        {"id": "abc", "first_name": "-2", "email": "\rcr", "birthdate": "=1+1", "": "ignored"},
+        {"id": 4, "first_name": "Zoë 世界 🎉", "notes": ""},
+    ]
+    mapped = map_frame(records_to_frame(records), tpl)
+    q = mapped.quality
+    assert q.rows == 4
+    assert q.extra_fields == ("extra", "zzz")
+    assert q.formula_like == 7  # six text cells + the raw "=1+1" birth date
+    assert q.truncated == 1
+    notes = mapped.frame["notes"].to_list()
+    assert notes[0] == "x" * EXCEL_MAX_CELL_CHARS
+    assert notes[3] is None  # empty string -> null
+    assert mapped.frame["first_name"].to_list()[0] == '=HYPERLINK("http://x")'  # not altered
+    assert mapped.frame["first_name"][3] == "Zoë 世界 🎉"
+    assert q.unparseable == {"ID": 1, "Birth Date": 1}
+    assert q.missing["Notes"] == 3  # two absent, one empty string
+    assert q.missing["Form ID"] == 4
+    assert "ID" not in q.missing
+    assert q.as_dict()["extra_fields"] == ["extra", "zzz"]
+
+
+def test_long_raw_text_is_truncated_and_counted() -> None:
+    got, raw, quality = one(("payments", "standard", "amount"), "9" * 40_000 + "x")
+    assert got is None
+    assert len(raw) == EXCEL_MAX_CELL_CHARS
+    assert quality.truncated == 1
+
+
+def test_headers_as_column_names_map_back() -> None:
+    tpl = template("participants", "standard")
+    frame = read_csv(b"ID,First Name,Status,email\n7,Ann,Approved,a@x\n")
+    mapped = map_frame(frame, tpl)
+    assert mapped.frame.select("id", "first_name", "form_status", "email").row(0) == (
+        7, "Ann", "Approved", "a@x"
+    )  # fmt: skip
+    assert mapped.quality.extra_fields == ()
+
+
+def test_empty_frames() -> None:
+    tpl = template("payments", "detailed")
+    for frame in (pl.DataFrame(), records_to_frame([]), read_csv(b"id,amount\n")):
+        mapped = map_frame(frame, tpl)
+        assert mapped.height == 0
+        assert mapped.frame.columns[: len(tpl.fields)] == list(tpl.fields)
+        assert mapped.quality.rows == 0
+        assert mapped.quality.missing == {}
+    mapped = map_frame(records_to_frame([{}, {}, {}]), tpl)
+    assert mapped.height == 3
+    assert mapped.quality.missing == dict.fromkeys(tpl.headers, 3)
+
+
+def test_unicode_and_whitespace_text_intact() -> None:
+    tpl = template("participants", "standard")
+    values = ["  spaced  ", "Ñandú", "línea\nnueva", "🎉"]
+    mapped = map_frame(records_to_frame([{"first_name": v} for v in values]), tpl)
+    assert mapped.frame["first_name"].to_list() == values
+
+
+@pytest.mark.parametrize(
+    ("columns", "expected"),
+    [
+        (["id", "payment_status", "amount"], "payments"),
+        (["amount"], "payments"),
+        (["id", "ambassador_code", "referral_count"], "ambassadors"),
+        (["form_id", "first_name", "form_status"], "participants"),
+        (["ID", "First Name", "Email", "Status"], "participants"),
+        (["id", "name", "email"], "participants"),
+        (["id", "created_at", "updated_at", "notes", "is_active", "participant_id"], None),
+        ([], None),
+        (["foo", "bar"], None),
+        (["amount", "referral_count"], None),  # one distinctive field each: ambiguous
+        (["amount", "payment_status", "referral_count"], "payments"),
+    ],
+)
+def test_detect_export_type(columns: list[str], expected: str | None) -> None:
+    assert detect_export_type(columns) == expected
+
+
+def test_detect_export_type_for_every_type_from_its_own_fields() -> None:
+    for name, data_type in CATALOG.types.items():
+        assert detect_export_type(data_type.field_kinds) == name
+        for tpl in data_type.templates.values():
+            assert detect_export_type(tpl.fields) == name
