@@ -167,7 +167,7 @@ def parse_export_request(
     chunking = _typed(body, "chunking", str, "auto", nullable=True) or "auto"
     if chunking not in CHUNKING:
         raise ValidationError(
-            f"Unknown chunking '{chunking}'. Use 'auto' or 'off'",
+            f"'chunking' must be 'auto' or 'off', not '{chunking}'",
             details={"field": "chunking", "allowed": list(CHUNKING)},
         )
     options = ExportOptions(
