@@ -31,9 +31,11 @@ from .errors import InputError
 _BOM = b"\xef\xbb\xbf"
 _DELIMITERS = ",;\t"
 _SNIFF_CHARS = 64 * 1024
-# orjson reads integers beyond 64 bits as floats; a long digit run sends the text through the
-# standard library instead, which keeps such integers exact.
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+# orjson reads integers beyond 64 bits as floats; a run of 19+ digits sends the text through the
+# standard library instead, which keeps such integers exact. Found with translate + find (C
+# speed, ~30 ms for 22 MB) because a regex search costs ~0.5 s on such a body.
+_DIGITS_ONLY = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
+_LONG_DIGIT_RUN = b"0" * 19
 _EXACT_FLOAT_INT = 2**53
 _TEXT_TYPES = frozenset({str, type(None)})
 ACCEPTED_EXTENSIONS = (".json", ".csv", ".tsv", ".txt", ".xlsx")
@@ -173,6 +175,10 @@ def _syntax_error(exc: json.JSONDecodeError) -> InputError:
     )
 
 
+def _has_long_digit_run(raw: bytes) -> bool:
+    return _LONG_DIGIT_RUN in raw.translate(_DIGITS_ONLY)
+
+
 def read_json(data: bytes | str) -> pl.DataFrame:
     """JSON text: a list of objects, or an object with a `data` list."""
     original = data.encode() if isinstance(data, str) else bytes(data)
@@ -180,7 +186,7 @@ def read_json(data: bytes | str) -> pl.DataFrame:
     if not raw.strip():
         raise InputError("The JSON input is empty; expected a list of records")
     try:
-        value = json.loads(raw) if _LONG_DIGITS.search(raw) else orjson.loads(raw)
+        value = json.loads(raw) if _has_long_digit_run(raw) else orjson.loads(raw)
     except (orjson.JSONDecodeError, json.JSONDecodeError, UnicodeDecodeError):
         # Re-read with the standard library for a precise message (orjson's is terse).
         text = _text_of(original)
