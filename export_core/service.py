@@ -1,13 +1,52 @@
-"""The engine's entry points for the doors (REST API, Dash UI, CLI)."""
+"""The engine's entry points for the doors (REST API, Dash UI, CLI).
+
+`write_export` is cut so that a later change can spread batches over processes: each batch is
+written by `write_batch`, a module-level function whose arguments (a MappedFrame holding just
+the batch's rows, the batch plan, the options, a directory) all pickle. Use the `spawn` or
+`forkserver` start method for such a pool: polars deadlocks in fork()ed children."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import os
+import secrets
 from pathlib import Path
 
 import polars as pl
 
-from .catalog import Catalog
-from .model import ExportOptions, ExportResult, PreviewResult, ProgressCallback
+from .archive import build_zip
+from .catalog import Catalog, Template, get_catalog
+from .cells import display_rows
+from .errors import LimitExceeded, NoDataError, StorageError
+from .mapping import map_frame
+from .model import (
+    BatchPlan,
+    ExportOptions,
+    ExportPlan,
+    ExportResult,
+    MappedFrame,
+    PreviewResult,
+    ProgressCallback,
+    WrittenArchive,
+    WrittenFile,
+)
+from .plan import plan_export
+from .writers import get_writer
+
+
+def temp_path(final: Path) -> Path:
+    """A unique sibling name to write `final` under before renaming it into place."""
+    return final.with_name(f"{final.name}.tmp-{secrets.token_hex(6)}")
+
+
+def _validate(
+    options: ExportOptions, record_count: int, catalog: Catalog
+) -> tuple[Template, ExportPlan]:
+    """The template and plan for `options`; raises the catalog's/plan's ValidationErrors."""
+    template = catalog.template(options.export_type, options.template)
+    get_writer(options.format)
+    return template, plan_export(record_count, template, options, catalog.limits)
 
 
 def preview(
@@ -20,7 +59,92 @@ def preview(
 ) -> PreviewResult:
     """Map `frame` and return rows [offset, offset+limit) as display strings, the quality
     report and the export plan. Validates type/template/format like write_export."""
-    raise NotImplementedError
+    catalog = catalog or get_catalog()
+    template, plan = _validate(options, frame.height, catalog)
+    mapped = map_frame(frame, template, catalog)
+    return PreviewResult(
+        template=template,
+        headers=template.headers,
+        rows=display_rows(mapped, max(0, offset), limit),
+        total_rows=mapped.height,
+        quality=mapped.quality,
+        plan=plan,
+    )
+
+
+def batch_rows(mapped: MappedFrame, batch: BatchPlan) -> MappedFrame:
+    """The MappedFrame holding only `batch`'s rows (zero-copy; small to pickle)."""
+    rows = mapped.frame.slice(batch.start, batch.record_count)
+    return dataclasses.replace(mapped, frame=rows)
+
+
+def write_batch(
+    rows: MappedFrame, batch: BatchPlan, options: ExportOptions, target_dir: Path
+) -> WrittenFile:
+    """Write all of `rows` (the batch's records, see `batch_rows`) to
+    `target_dir / batch.file_name` through a temporary name; nothing is left behind on error."""
+    final = target_dir / batch.file_name
+    tmp = temp_path(final)
+    try:
+        get_writer(options.format).write(rows, 0, rows.height, tmp, options)
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return WrittenFile(
+        batch_number=batch.number,
+        file_name=batch.file_name,
+        file_size=final.stat().st_size,
+        record_count=batch.record_count,
+        record_range=batch.record_range,
+    )
+
+
+def write_archive(members: list[Path], target: Path) -> WrittenArchive:
+    """Build the ZIP under a temporary name and rename it into place."""
+    tmp = temp_path(target)
+    try:
+        archive = build_zip(members, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return dataclasses.replace(archive, zip_file_name=target.name)
+
+
+def _check_size(frame: pl.DataFrame, limit: int) -> None:
+    if frame.height == 0:
+        raise NoDataError("No data provided for export")
+    if frame.height > limit:
+        raise LimitExceeded(
+            f"Data exceeds maximum limit of {limit} records",
+            details={"record_count": frame.height, "max_records": limit},
+        )
+
+
+def _write_all(
+    mapped: MappedFrame,
+    plan: ExportPlan,
+    options: ExportOptions,
+    target_dir: Path,
+    progress: ProgressCallback | None,
+    written: list[Path],
+) -> tuple[list[WrittenFile], WrittenArchive | None]:
+    """Every batch, then the ZIP; appends each final path to `written` as it appears."""
+    files: list[WrittenFile] = []
+    total = plan.total_files
+    for batch in plan.batches:
+        files.append(write_batch(batch_rows(mapped, batch), batch, options, target_dir))
+        written.append(target_dir / batch.file_name)
+        if progress and batch.number < total:
+            progress(batch.number, total)
+    archive = None
+    if plan.archive_name:
+        archive = write_archive(written[:], target_dir / plan.archive_name)
+        written.append(target_dir / plan.archive_name)
+    if progress:
+        progress(total, total)  # only once everything, the ZIP included, is in place
+    return files, archive
 
 
 def write_export(
@@ -34,5 +158,29 @@ def write_export(
 ) -> ExportResult:
     """Validate, map, plan and write every file (and the ZIP for multi_file) into
     `target_dir`. Each file is written to a temporary name and renamed into place.
-    `progress(files_done, files_total)` is called after each file."""
-    raise NotImplementedError
+
+    `progress(files_done, files_total)` is called after each data file; `files_total` counts
+    data files only, and the final `(total, total)` call comes after the ZIP is in place too.
+    If anything fails — a writer, the disk, or `progress` raising to cancel — every file this
+    call wrote is removed and the error re-raised (OSError as StorageError)."""
+    catalog = catalog or get_catalog()
+    _check_size(
+        frame, catalog.limits.max_records_per_request if max_records is None else max_records
+    )
+    template, plan = _validate(options, frame.height, catalog)
+    mapped = map_frame(frame, template, catalog)
+    written: list[Path] = []
+    try:
+        target_dir.mkdir(parents=True, exist_ok=True)
+        files, archive = _write_all(mapped, plan, options, target_dir, progress, written)
+    except BaseException as exc:
+        for path in written:
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            reason = exc.strerror or str(exc)  # strerror: no server paths in the message
+            raise StorageError(f"Could not write export files: {reason}") from exc
+        raise
+    return ExportResult(
+        options=options, plan=plan, files=tuple(files), archive=archive, quality=mapped.quality
+    )

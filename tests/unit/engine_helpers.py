@@ -57,10 +57,10 @@ def ooxml_text(value: Any) -> Any:
 
 def sheet_rows(path: Path, sheet: int = 0) -> list[list[Any]]:
     """Every row of one sheet as decoded cell values (header included)."""
-    workbook = openpyxl.load_workbook(path)
+    workbook = openpyxl.load_workbook(path, read_only=True)
     try:
         ws = workbook.worksheets[sheet]
-        return [[ooxml_text(c.value) for c in row] for row in ws.iter_rows()]
+        return [[ooxml_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
     finally:
         workbook.close()
 

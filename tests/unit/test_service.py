@@ -1,0 +1,273 @@
+"""Service entry points on a real filesystem: files, names, ranges, ZIP, progress, cleanup."""
+
+from __future__ import annotations
+
+import csv
+import pickle
+import tomllib
+import zipfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from benchmarks.datagen import records
+from export_core.catalog import Catalog, get_catalog, parse_catalog
+from export_core.errors import (
+    LimitExceeded,
+    NoDataError,
+    StorageError,
+    UnknownExportType,
+    UnknownFormat,
+    UnknownTemplate,
+    ValidationError,
+)
+from export_core.model import ExportOptions, MappedFrame
+from export_core.readers import records_to_frame
+from export_core.service import batch_rows, preview, write_batch, write_export
+from export_core.writers import WRITERS
+from export_core.writers import csv as csv_writer
+from tests.unit.engine_helpers import sheet_rows
+
+CATALOG = get_catalog()
+
+
+def frame_of(export_type: str, count: int, seed: int = 1) -> pl.DataFrame:
+    return records_to_frame(records(export_type, count, seed=seed))
+
+
+@pytest.fixture(scope="module")
+def participants_6000() -> pl.DataFrame:
+    return frame_of("participants", 6_000)
+
+
+def test_single_file_export(tmp_path: Path) -> None:
+    options = ExportOptions("participants", "standard", filename="participants_export.xlsx")
+    result = write_export(frame_of("participants", 3), options, tmp_path)
+    assert result.plan.strategy == "single_file"
+    assert result.archive is None
+    (written,) = result.files
+    assert (written.file_name, written.record_count, written.record_range) == (
+        "participants_export.xlsx",
+        3,
+        "1-3",
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["participants_export.xlsx"]
+    assert written.file_size == (tmp_path / written.file_name).stat().st_size
+    assert sheet_rows(tmp_path / written.file_name)[0] == list(
+        CATALOG.template("participants", "standard").headers
+    )
+    assert result.quality.rows == 3
+
+
+def small_catalog() -> Catalog:
+    """The real catalog with a threshold of 10 records and a chunk base of 4 for participants
+    complete (so the seed's rule gives min(4 * 2, 3,000) = 8 records per file)."""
+    raw = tomllib.loads(resources.files("export_core").joinpath("catalog.toml").read_text())
+    raw["performance"]["chunked_threshold"] = 10
+    raw["types"]["participants"]["chunk_sizes"]["complete"] = 4
+    return parse_catalog(raw)
+
+
+def test_multi_file_xlsx_export_with_zip_and_progress(tmp_path: Path) -> None:
+    calls: list[tuple[int, int]] = []
+    options = ExportOptions("participants", "complete")
+    result = write_export(
+        frame_of("participants", 20),
+        options,
+        tmp_path,
+        progress=lambda done, total: calls.append((done, total)),
+        catalog=small_catalog(),
+    )
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+    names = [f.file_name for f in result.files]
+    assert names == [f"participants_batch_{n}_of_3.xlsx" for n in (1, 2, 3)]
+    assert [f.record_range for f in result.files] == ["1-8", "9-16", "17-20"]
+    assert result.archive is not None
+    assert result.archive.zip_file_name == "participants_complete_export.zip"
+    expected = sorted([*names, result.archive.zip_file_name])
+    assert sorted(p.name for p in tmp_path.iterdir()) == expected
+    zip_path = tmp_path / result.archive.zip_file_name
+    assert result.archive.zip_file_size == zip_path.stat().st_size
+    with zipfile.ZipFile(zip_path) as zf:
+        assert zf.namelist() == names
+        assert all(i.compress_type == zipfile.ZIP_STORED for i in zf.infolist())
+    ids = [row[0] for name in names for row in sheet_rows(tmp_path / name)[1:]]
+    assert ids == list(range(1, 21))  # every record exactly once, in order
+    for written in result.files:
+        assert written.file_size == (tmp_path / written.file_name).stat().st_size
+
+
+def test_seed_example_6000_complete(participants_6000: pl.DataFrame, tmp_path: Path) -> None:
+    """The seed's multi-file response example, end to end (CSV keeps it quick)."""
+    result = write_export(
+        participants_6000, ExportOptions("participants", "complete", "csv"), tmp_path
+    )
+    assert result.plan.total_files == 3
+    assert [f.file_name for f in result.files] == [
+        f"participants_batch_{n}_of_3.csv" for n in (1, 2, 3)
+    ]
+    assert [f.record_range for f in result.files] == ["1-2000", "2001-4000", "4001-6000"]
+    assert result.archive is not None
+    assert result.archive.zip_file_name == "participants_complete_export.zip"
+    ids = []
+    for written in result.files:
+        with (tmp_path / written.file_name).open(encoding="utf-8", newline="") as handle:
+            ids += [int(row[0]) for row in list(csv.reader(handle))[1:]]
+    assert ids == list(range(1, 6_001))
+
+
+def test_multi_file_csv_is_deflated(participants_6000: pl.DataFrame, tmp_path: Path) -> None:
+    options = ExportOptions("participants", "complete", "csv", filename="Q1 list", csv_bom=True)
+    result = write_export(participants_6000, options, tmp_path)
+    assert result.files[0].file_name == "Q1 list_batch_1_of_3.csv"
+    assert result.archive is not None and result.archive.zip_file_name == "Q1 list.zip"
+    with zipfile.ZipFile(tmp_path / "Q1 list.zip") as zf:
+        assert all(i.compress_type == zipfile.ZIP_DEFLATED for i in zf.infolist())
+    assert float(result.archive.compression_ratio.rstrip("%")) > 50
+
+
+def test_chunking_off_gives_one_file(participants_6000: pl.DataFrame, tmp_path: Path) -> None:
+    options = ExportOptions("participants", "summary", "csv", chunking="off")
+    result = write_export(participants_6000, options, tmp_path)
+    assert result.plan.strategy == "single_file"
+    assert [p.name for p in tmp_path.iterdir()] == ["participants_summary_export.csv"]
+
+
+def test_size_errors(tmp_path: Path) -> None:
+    options = ExportOptions("participants")
+    with pytest.raises(NoDataError, match=r"^No data provided for export$"):
+        write_export(pl.DataFrame(), options, tmp_path)
+    with pytest.raises(LimitExceeded, match=r"^Data exceeds maximum limit of 5 records$"):
+        write_export(frame_of("participants", 6), options, tmp_path, max_records=5)
+    big = pl.DataFrame({"id": [str(i) for i in range(50_001)]})
+    with pytest.raises(LimitExceeded, match=r"^Data exceeds maximum limit of 50000 records$"):
+        write_export(big, options, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        (ExportOptions("visitors"), UnknownExportType, "Unknown export type 'visitors'"),
+        (
+            ExportOptions("participants", "invalid_template"),
+            UnknownTemplate,
+            "Template 'invalid_template' not found for participants",
+        ),
+        (ExportOptions("participants", format="pdf"), UnknownFormat, "Unsupported format 'pdf'"),
+        (ExportOptions("participants", chunking="maybe"), ValidationError, "chunking 'maybe'"),
+    ],
+)
+def test_option_errors(options: ExportOptions, error: type, message: str, tmp_path: Path) -> None:
+    frame = frame_of("participants", 2)
+    with pytest.raises(error, match=message):
+        write_export(frame, options, tmp_path)
+    with pytest.raises(error, match=message):
+        preview(frame, options)
+
+
+class FailingWriter:
+    """A CSV writer that writes half a file and then fails on its `fail_on`-th call."""
+
+    format = "csv"
+    extension = "csv"
+    media_type = csv_writer.media_type
+
+    def __init__(self, fail_on: int, error: BaseException) -> None:
+        self.calls = 0
+        self.fail_on = fail_on
+        self.error = error
+
+    def write(self, mapped: MappedFrame, start: int, stop: int, path: Path, options: Any) -> None:
+        self.calls += 1
+        if self.calls == self.fail_on:
+            path.write_bytes(b"half a workbook")
+            raise self.error
+        csv_writer.write(mapped, start, stop, path, options)
+
+
+@pytest.mark.parametrize(
+    ("error", "raised"),
+    [(RuntimeError("disk on fire"), RuntimeError), (OSError(28, "No space left"), StorageError)],
+)
+def test_failing_writer_leaves_nothing_behind(
+    participants_6000: pl.DataFrame,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    error: BaseException,
+    raised: type,
+) -> None:
+    writer = FailingWriter(fail_on=2, error=error)
+    monkeypatch.setitem(WRITERS, "csv", writer)
+    (tmp_path / "someone_elses.txt").write_text("keep me")
+    with pytest.raises(raised) as info:
+        write_export(participants_6000, ExportOptions("participants", "complete", "csv"), tmp_path)
+    assert writer.calls == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["someone_elses.txt"]
+    if raised is StorageError:
+        assert info.value.args[0] == "Could not write export files: No space left"
+
+
+def test_progress_raising_cancels_and_cleans_up(
+    participants_6000: pl.DataFrame, tmp_path: Path
+) -> None:
+    def cancel(done: int, total: int) -> None:
+        if done == 2:
+            raise KeyboardInterrupt  # what a cancel button would do
+
+    with pytest.raises(KeyboardInterrupt):
+        write_export(
+            participants_6000,
+            ExportOptions("participants", "complete", "csv"),
+            tmp_path,
+            progress=cancel,
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_target_is_a_storage_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StorageError, match=r"^Could not write export files: "):
+        write_export(frame_of("payments", 2), ExportOptions("payments"), blocker / "sub")
+
+
+def test_write_batch_arguments_pickle(tmp_path: Path) -> None:
+    """What a process pool would send: the batch's rows only, the plan, options, a directory."""
+    from export_core.mapping import map_frame
+    from export_core.plan import plan_export
+
+    template = CATALOG.template("ambassadors", "detailed")
+    options = ExportOptions("ambassadors", "detailed", "csv")
+    mapped = map_frame(frame_of("ambassadors", 6_000), template)
+    plan = plan_export(mapped.height, template, options, CATALOG.limits)
+    batch = plan.batches[1]
+    args = pickle.loads(pickle.dumps((batch_rows(mapped, batch), batch, options, tmp_path)))
+    written = write_batch(*args)
+    assert (written.file_name, written.record_range) == (
+        "ambassadors_batch_2_of_2.csv",
+        "3001-6000",
+    )
+    lines = (tmp_path / written.file_name).read_text(encoding="utf-8").splitlines()
+    assert lines[1].startswith("3001,")
+    assert len(lines) == 3_001
+
+
+def test_preview(tmp_path: Path) -> None:
+    frame = frame_of("payments", 12)
+    result = preview(frame, ExportOptions("payments", "standard"), offset=10, limit=5)
+    assert result.headers == CATALOG.template("payments", "standard").headers
+    assert [r["ID"] for r in result.rows] == ["11", "12"]
+    assert result.total_rows == 12
+    assert result.quality.rows == 12
+    assert result.plan.describe() == "12 records -> 1 Excel file"
+    assert set(result.rows[0]) == set(result.headers)
+
+
+def test_preview_of_a_large_frame_plans_chunks(participants_6000: pl.DataFrame) -> None:
+    result = preview(participants_6000, ExportOptions("participants", "complete", "csv"))
+    assert len(result.rows) == 100
+    assert result.plan.describe() == "6,000 records -> 3 CSV files of 2,000 + ZIP"
