@@ -1,0 +1,206 @@
+"""The SQLite store on its own and through the API: slots across processes, leases, recovery
+after a dead process, expiry, cleanup, orphans, and a download racing cleanup."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from app.api.context import ApiContext
+from export_core import readers
+from export_core.model import ExportOptions
+from export_core.settings import Settings
+from export_core.store import open_store
+from export_core.store.maintenance import cleanup_if_free
+from export_core.store.sqlite import INTERRUPTED, SQLiteStore
+
+from .conftest import AppFactory, participants
+from .envelope import assert_error_envelope
+
+EXPORT = "/api/ybb/export/participants"
+OPTIONS = ExportOptions(export_type="participants")
+DAY = 24 * 3600
+
+
+def store_for(settings: Settings) -> SQLiteStore:
+    store = open_store(settings)
+    assert isinstance(store, SQLiteStore)
+    return store
+
+
+def test_unknown_store_kind_is_a_clear_startup_error(settings: Settings) -> None:
+    with pytest.raises(ValueError, match="YBB_STORE='redis' is not a known store"):
+        open_store(settings, "redis")
+
+
+def test_run_export_writes_and_records(settings: Settings) -> None:
+    store = store_for(settings)
+    seen: list[tuple[int, int]] = []
+    frame = readers.records_to_frame(participants(3))
+    record = store.run_export(frame, OPTIONS, progress=lambda d, t: seen.append((d, t)))
+    assert record.state == "completed" and record.progress == 100
+    assert seen and seen[-1][0] == seen[-1][1]
+    opened = store.open_file(record.export_id, "main")
+    assert opened.path.parent == settings.exports_dir / record.export_id
+    assert opened.size == record.files[0].file_size
+    assert not (settings.exports_dir / f"{record.export_id}.partial").exists()
+    assert store_for(settings).get(record.export_id) == record  # a second store sees it
+
+
+def test_failed_write_marks_failed_and_removes_files(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = store_for(settings)
+    record = store.begin(OPTIONS, 3)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("export_core.service.write_export", broken)
+    with pytest.raises(OSError):
+        store.finish(record.export_id, readers.records_to_frame(participants(3)), OPTIONS)
+    failed = store.get(record.export_id)
+    assert failed.state == "failed" and failed.error == "OSError: disk full"
+    assert list(settings.exports_dir.iterdir()) == []
+
+
+def test_busy_when_every_slot_is_taken(make_app: AppFactory) -> None:
+    server = make_app(YBB_MAX_CONCURRENT_EXPORTS="2")
+    ctx: ApiContext = server.extensions["ybb_api"]
+    client = server.test_client()
+    held = [ctx.store.begin(OPTIONS, 3) for _ in range(2)]
+    resp = client.post(EXPORT, json={"data": participants(3)})
+    body = assert_error_envelope(resp, 429)
+    assert resp.headers["Retry-After"] == "5"
+    assert body["error_code"] == "TOO_MANY_EXPORTS"
+    ctx.store.finish(held[0].export_id, readers.records_to_frame(participants(3)), OPTIONS)
+    assert client.post(EXPORT, json={"data": participants(3)}).status_code == 200
+
+
+def test_a_slot_with_an_expired_lease_is_free(settings: Settings) -> None:
+    store = store_for(settings)
+    small = Settings(**{**settings.__dict__, "max_concurrent_exports": 1})
+    store.settings = small
+    store.begin(OPTIONS, 3)
+    with pytest.raises(Exception, match="Too many exports"):
+        store.begin(OPTIONS, 3)
+    store.lease_seconds = 0.0  # every lease is now stale
+    assert store.begin(OPTIONS, 3).state == "processing"
+
+
+def _begin_in_child(data_dir: Path) -> str:
+    code = (
+        "import sys\n"
+        "from export_core.settings import Settings\n"
+        "from export_core.store import open_store\n"
+        "from export_core.model import ExportOptions\n"
+        "s = Settings.from_env({'YBB_DATA_DIR': sys.argv[1], 'YBB_SECRET_KEY': 't'})\n"
+        "print(open_store(s).begin(ExportOptions('participants'), 3).export_id)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(data_dir)], capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip()
+
+
+def test_export_left_processing_by_a_dead_process_is_marked_failed(settings: Settings) -> None:
+    export_id = _begin_in_child(settings.data_dir)  # the child exits without finishing
+    record = store_for(settings).get(export_id)
+    assert record.state == "failed"
+    assert record.error == INTERRUPTED
+
+
+def test_expired_export_is_gone_before_and_after_cleanup(
+    ctx: ApiContext, client: FlaskClient
+) -> None:
+    data = client.post(EXPORT, json={"data": participants(3)}).get_json()["data"]
+    store = ctx.store
+    assert isinstance(store, SQLiteStore)
+    export_dir = ctx.settings.exports_dir / data["export_id"]
+    assert export_dir.is_dir()
+    store.clock = lambda: time.time() + DAY + 60
+    assert_error_envelope(client.get(data["status_url"]), 404, "Export not found or expired")
+    assert_error_envelope(client.get(data["download_url"]), 404, "Export not found or expired")
+    assert client.get("/api/ybb/exports").get_json()["data"]["total"] == 0
+    assert export_dir.is_dir()  # not cleaned yet, already invisible
+    resp = client.post("/api/ybb/cleanup")
+    assert resp.get_json() == {"status": "success", "data": {"removed": 1}}
+    assert not export_dir.exists()
+
+
+def test_short_retention_from_the_environment(make_app: AppFactory) -> None:
+    server = make_app(YBB_RETENTION_HOURS="0.0003")  # about 1.1 seconds
+    client = server.test_client()
+    data = client.post(EXPORT, json={"data": participants(2)}).get_json()["data"]
+    assert client.get(data["status_url"]).status_code == 200
+    time.sleep(1.3)
+    assert_error_envelope(client.get(data["status_url"]), 404, "Export not found or expired")
+    ctx: ApiContext = server.extensions["ybb_api"]
+    assert cleanup_if_free(ctx.store, ctx.scheduler.lock_path) == 1
+
+
+def test_download_already_streaming_survives_cleanup(ctx: ApiContext, client: FlaskClient) -> None:
+    data = client.post(EXPORT, json={"data": participants(6000)}).get_json()["data"]
+    url = data["archive"]["download_url"]
+    expected = client.get(url).data
+    assert len(expected) > 256 * 1024  # more than one block
+    resp = client.get(url, buffered=False)
+    chunks = iter(resp.response)
+    first = next(chunks)  # the stream has started
+    store = ctx.store
+    assert isinstance(store, SQLiteStore)
+    store.clock = lambda: time.time() + DAY + 60
+    assert store.cleanup() == 1
+    assert not (ctx.settings.exports_dir / data["export_id"]).exists()
+    rest = b"".join(chunks)
+    resp.close()
+    assert first + rest == expected
+
+
+def test_cleanup_runs_in_one_process_at_a_time(ctx: ApiContext) -> None:
+    import fcntl
+
+    lock = ctx.scheduler.lock_path
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    code = (
+        "import fcntl, sys, time\n"
+        "f = open(sys.argv[1], 'a+b'); fcntl.flock(f, fcntl.LOCK_EX)\n"
+        "print('locked', flush=True); sys.stdin.readline()\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(lock)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        assert cleanup_if_free(ctx.store, lock) is None  # another process is cleaning
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.write("\n")
+        holder.stdin.close()
+        holder.wait(timeout=10)
+        if holder.stdout is not None:
+            holder.stdout.close()
+    assert cleanup_if_free(ctx.store, lock) == 0
+    assert fcntl.LOCK_NB  # the lock is non-blocking: a busy round is skipped, not queued
+
+
+def test_orphaned_directories_are_removed(settings: Settings) -> None:
+    import os
+
+    store = store_for(settings)
+    orphan = settings.exports_dir / "no-such-export.partial"
+    orphan.mkdir(parents=True)
+    (orphan / "half.xlsx").write_bytes(b"x")
+    old = time.time() - 3600
+    os.utime(orphan, (old, old))
+    store.cleanup()
+    assert not orphan.exists()
