@@ -14,3 +14,10 @@ max_requests_jitter = 100
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("YBB_LOG_LEVEL", "info").lower()
+
+# Gunicorn >= 25 opens a control socket at one fixed per-user path by default, so two servers
+# (tests, several apps on one host) would fight over it. Off unless a path is given.
+_control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "").strip()
+control_socket_disable = not _control_socket
+if _control_socket:
+    control_socket = _control_socket

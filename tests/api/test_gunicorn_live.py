@@ -1,0 +1,108 @@
+"""The Procfile's gunicorn with 4 workers: an export made through one request is visible to
+every worker, survives a restart, and chunked bodies over the limit are refused."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+import requests
+
+from .conftest import participants
+from .envelope import assert_error_envelope
+from .live_server import LiveServer
+from .openapi_check import assert_matches_openapi
+
+pytestmark = [pytest.mark.live, pytest.mark.slow]
+STATUS = "/api/ybb/export/{export_id}/status"
+
+
+def test_cross_worker_visibility_and_restart(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with LiveServer(data_dir, workers=4) as live:
+        doc = requests.get(f"{live.url}/api/ybb/openapi.json", timeout=10).json()
+        resp = requests.post(
+            f"{live.url}/api/ybb/export/participants",
+            json={"data": participants(6000), "template": "complete"},
+            timeout=60,
+        )
+        assert resp.status_code == 200, resp.text
+        assert_matches_openapi(doc, "/api/ybb/export/participants", "post", 200, resp.json())
+        data = resp.json()["data"]
+        export_id, zip_size = data["export_id"], data["archive"]["zip_file_size"]
+        pids = set()
+        with requests.Session() as session:
+            for _ in range(24):
+                # a new connection each time, so the kernel spreads them over the workers
+                status = requests.get(f"{live.url}{data['status_url']}", timeout=10)
+                assert status.status_code == 200
+                assert status.json()["state"] == "completed"
+                assert_matches_openapi(doc, STATUS, "get", 200, status.json())
+                pids.add(status.headers["X-Served-By"])
+                listing = requests.get(f"{live.url}/api/ybb/exports", timeout=10).json()
+                assert export_id in [e["export_id"] for e in listing["data"]["exports"]]
+                pids.add(session.get(f"{live.url}/health", timeout=10).headers["X-Served-By"])
+            for batch in data["individual_files"]:
+                got = requests.get(f"{live.url}{batch['download_url']}", timeout=30)
+                assert len(got.content) == batch["file_size"]
+                pids.add(got.headers["X-Served-By"])
+        print(f"requests were served by {len(pids)} worker(s): {sorted(pids)}")
+        assert len(pids) >= 2, "every request hit one worker; cross-worker not exercised"
+    assert live.proc is not None and live.proc.returncode == 0, live.log()
+
+    with LiveServer(data_dir, workers=2) as again:
+        status = requests.get(f"{again.url}{data['status_url']}", timeout=10).json()
+        assert status["state"] == "completed"
+        zipped = requests.get(f"{again.url}/api/export/{export_id}/download/zip", timeout=30)
+        assert zipped.headers["Content-Type"] == "application/zip"
+        assert len(zipped.content) == zip_size
+        single = requests.get(f"{again.url}/api/ybb/export/{export_id}/download/batch/1")
+        path = tmp_path / "batch1.xlsx"
+        path.write_bytes(single.content)
+        assert openpyxl.load_workbook(path).active.max_row == 2001
+
+
+class RawResponse:
+    """An http.client answer with the attributes assert_error_envelope reads."""
+
+    def __init__(self, resp: http.client.HTTPResponse) -> None:
+        self.status_code = resp.status
+        self.headers = requests.structures.CaseInsensitiveDict(resp.getheaders())
+        self.content = resp.read()
+        self.text = self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+def _chunked_post(port: int, path: str, blocks: list[bytes]) -> RawResponse:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.putrequest("POST", path)
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Transfer-Encoding", "chunked")
+        conn.endheaders()
+        try:
+            for block in blocks:
+                conn.send(f"{len(block):x}\r\n".encode() + block + b"\r\n")
+            conn.send(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server may answer 413 and close before reading everything
+        return RawResponse(conn.getresponse())
+    finally:
+        conn.close()
+
+
+def test_chunked_bodies_on_the_live_server(tmp_path: Path) -> None:
+    with LiveServer(tmp_path / "data", workers=1, YBB_MAX_BODY_MB="1") as live:
+        small = b'{"data": [{"id": 1, "first_name": "Ann"}]}'
+        resp = _chunked_post(live.port, "/api/ybb/export/participants", [small])
+        assert resp.status_code == 200, resp.text
+        filler = b'{"data": [' + b",".join([b'{"id": 1, "notes": "' + b"x" * 1000 + b'"}'] * 1200)
+        blocks = [filler[i : i + 65536] for i in range(0, len(filler), 65536)] + [b"]}"]
+        resp = _chunked_post(live.port, "/api/ybb/export/participants", blocks)
+        assert_error_envelope(resp, 413, "Request body too large: the limit is 1 MB")
