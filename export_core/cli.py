@@ -141,7 +141,9 @@ def _cell(text: str) -> str:
 def _table(headers: Sequence[str], rows: list[dict[str, str]]) -> str:
     cells = [[_cell(h) for h in headers]] + [[_cell(r[h]) for h in headers] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    lines = [
+        " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines)
 
