@@ -2,31 +2,61 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Any
 
 import dash
-import dash_bootstrap_components as dbc
 
+from components import data_in, export_run, history, options, preview, runtime
+from components.shell import shell
 from export_core.settings import Settings
+
+log = logging.getLogger("ybb.ui")
+JOB_EXPIRE_SECONDS = 6 * 3600  # finished background-callback results nobody collected
+
+
+def background_manager(settings: Settings, env: dict[str, str] | None = None) -> Any:
+    """The background callback manager: Celery when YBB_CELERY_BROKER_URL is set and celery is
+    installed; otherwise diskcache in the data dir, shared by every gunicorn worker."""
+    env = dict(os.environ if env is None else env)
+    broker = env.get("YBB_CELERY_BROKER_URL", "").strip()
+    if broker:
+        try:
+            from celery import Celery
+        except ImportError:
+            log.warning(
+                "YBB_CELERY_BROKER_URL is set but celery is not installed; "
+                "using the diskcache manager"
+            )
+        else:
+            backend = env.get("YBB_CELERY_RESULT_BACKEND", "").strip() or broker
+            celery_app = Celery("ybb_export_studio", broker=broker, backend=backend)
+            return dash.CeleryManager(celery_app)
+    import diskcache
+
+    settings.jobs_dir.mkdir(parents=True, exist_ok=True)
+    return dash.DiskcacheManager(diskcache.Cache(str(settings.jobs_dir)), expire=JOB_EXPIRE_SECONDS)
 
 
 def ui_dash_kwargs(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for dash.Dash() that depend on settings."""
-    return {}
+    return {"background_callback_manager": background_manager(settings), "update_title": None}
 
 
 def init_ui(app: dash.Dash, settings: Settings) -> None:
-    """Set the app shell (navbar + page container) and UI services (upload cache)."""
-    app.layout = dbc.Container(
-        [
-            dbc.NavbarSimple(
-                brand="YBB Export Studio",
-                brand_href="/",
-                color="primary",
-                dark=True,
-                className="mb-3",
-            ),
-            dash.page_container,
-        ],
-        fluid=True,
-    )
+    """Set the app shell (navbar + page container), the UI services and every callback."""
+    runtime.configure(settings)
+    app.layout = shell()
+    for component in (data_in, options, preview, export_run, history):
+        component.register_callbacks(app)
+    prepare_now(app)
+
+
+def prepare_now(app: dash.Dash) -> None:
+    """Run Dash's one-time preparation now rather than on the first request. Dash marks it done
+    *before* doing it, so under gunicorn's threaded workers a second concurrent first request
+    (the page's scripts) saw an empty script registry and got 500 "dash is not a registered
+    library" — a blank page on a fresh worker."""
+    with app.server.test_request_context("/"):
+        app._setup_server()  # no public API for this

@@ -1,0 +1,252 @@
+"""Step 1, "Your data": upload a file, paste JSON/CSV, or load a sample. The data is parsed on
+the server once and kept in the upload cache; the browser keeps only its key and a summary."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import ClientsideFunction, Input, Output, State, dcc, html
+
+from components import runtime
+from components.feedback import alert, error_alert
+from components.samples import sample_json, sample_types
+from export_core.catalog import get_catalog
+from export_core.errors import InputError
+from export_core.mapping import detect_export_type
+from export_core.readers import read_any
+
+UPLOAD = "data-upload"
+UPLOAD_REQUEST = "data-upload-request"
+PASTE_TEXT = "data-paste-text"
+PASTE_BUTTON = "data-paste-button"
+SAMPLE_TYPE = "data-sample-type"
+SAMPLE_BUTTON = "data-sample-button"
+SUMMARY = "data-summary"
+ALERT = "data-alert"
+SUMMARY_TEXT = "data-summary-text"
+SIZE_LIMIT = "data-size-limit"
+
+
+def _upload_tab() -> dbc.Tab:
+    zone = dcc.Upload(
+        id=UPLOAD,
+        accept=".json,.csv,.xlsx,application/json,text/csv",
+        multiple=False,
+        className="upload-zone",
+        className_active="upload-zone upload-zone-active",
+        children=html.Div(
+            [
+                html.Span("Drag a file here or ", className="me-1"),
+                html.Span("choose a file", className="btn btn-outline-primary btn-sm"),
+                html.Div(".json, .csv or .xlsx", className="form-text"),
+            ]
+        ),
+    )
+    return dbc.Tab(
+        html.Div(
+            [html.Label("File upload", htmlFor=UPLOAD, className="visually-hidden"), zone],
+            className="pt-3",
+        ),
+        label="Upload a file",
+        tab_id="upload",
+    )
+
+
+def _paste_tab() -> dbc.Tab:
+    return dbc.Tab(
+        html.Div(
+            [
+                dbc.Label(
+                    'Paste JSON (a list, or {"data": [...]}) or CSV with a header row',
+                    html_for=PASTE_TEXT,
+                ),
+                dbc.Textarea(
+                    id=PASTE_TEXT,
+                    rows=6,
+                    className="font-monospace small mb-2",
+                    placeholder='[{"id": 1, "first_name": "Amina", ...}]',
+                    spellCheck=False,
+                ),
+                dbc.Button("Read pasted data", id=PASTE_BUTTON, color="primary", size="sm"),
+            ],
+            className="pt-3",
+        ),
+        label="Paste",
+        tab_id="paste",
+    )
+
+
+def _sample_tab() -> dbc.Tab:
+    catalog = get_catalog()
+    options = [{"label": catalog.types[t].label, "value": t} for t in sample_types()]
+    return dbc.Tab(
+        html.Div(
+            [
+                dbc.Label("Sample dataset (25 made-up records)", html_for=SAMPLE_TYPE),
+                dbc.InputGroup(
+                    [
+                        dbc.Select(id=SAMPLE_TYPE, options=options, value=options[0]["value"]),
+                        dbc.Button("Load sample", id=SAMPLE_BUTTON, color="primary"),
+                    ],
+                    size="sm",
+                ),
+            ],
+            className="pt-3",
+        ),
+        label="Sample",
+        tab_id="sample",
+    )
+
+
+def layout() -> dbc.Card:
+    """The data-in card: tabs for upload / paste / sample, the alert area and the summary."""
+    settings = runtime.get_settings()
+    return dbc.Card(
+        [
+            dbc.CardHeader(html.H2("1. Your data", className="h6 mb-0")),
+            dbc.CardBody(
+                [
+                    dbc.Tabs(
+                        [_upload_tab(), _paste_tab(), _sample_tab()],
+                        id="data-tabs",
+                        active_tab="upload",
+                    ),
+                    dcc.Store(id=SUMMARY, storage_type="session"),
+                    dcc.Store(id=UPLOAD_REQUEST),
+                    dcc.Store(id=SIZE_LIMIT, data=settings.max_upload_bytes),
+                    html.Div(id=ALERT, className="mt-3", **{"aria-live": "polite"}),
+                    html.Div(id=SUMMARY_TEXT, className="small text-body-secondary"),
+                ]
+            ),
+        ],
+        className="mb-3",
+    )
+
+
+def summary_text(summary: dict[str, Any] | None) -> Any:
+    """One line describing the loaded data, or a hint when nothing is loaded yet."""
+    if not summary:
+        return "No data loaded yet."
+    columns = ", ".join(summary["columns"][:8])
+    more = summary["column_count"] - min(8, len(summary["columns"]))
+    return [
+        html.Strong(f"{summary['rows']:,} records"),
+        f" from {summary['source']} — {summary['column_count']} columns: {columns}",
+        f" and {more} more" if more > 0 else "",
+    ]
+
+
+def load_bytes(data: bytes, filename: str | None, source: str) -> dict[str, Any]:
+    """Parse `data`, cache the frame and return the summary the browser keeps.
+    Raises InputError (bad or empty input, too many records)."""
+    settings = runtime.get_settings()
+    if len(data) > settings.max_upload_bytes:
+        raise InputError(_too_large_message(len(data), settings.max_upload_bytes))
+    frame = read_any(data, filename)
+    if frame.height == 0:
+        raise InputError("The data contains no records. Add at least one record.")
+    if frame.height > settings.max_records:
+        raise InputError(
+            f"The data has {frame.height:,} records; one export takes at most "
+            f"{settings.max_records:,}. Split it into smaller files."
+        )
+    key = runtime.get_upload_cache().put_frame(frame)
+    return {
+        "key": key,
+        "rows": frame.height,
+        "columns": frame.columns[:40],
+        "column_count": frame.width,
+        "detected_type": detect_export_type(frame.columns),
+        "source": source,
+    }
+
+
+def _too_large_message(size: int, limit: int) -> str:
+    return (
+        f"The file is {size / 1_048_576:.1f} MB; the limit is {limit / 1_048_576:.0f} MB. "
+        "Split it into smaller files."
+    )
+
+
+def decode_upload(request: dict[str, Any]) -> bytes:
+    """The bytes of a dcc.Upload data URL; InputError when it is not one."""
+    contents = request.get("contents") or ""
+    _, _, payload = contents.partition(",")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise InputError("The uploaded file could not be decoded. Upload it again.") from None
+
+
+def load_data(
+    trigger: str | None, upload_request: Any, paste_text: str | None, sample_type: str | None
+) -> tuple[Any, Any]:
+    """The callback body: (summary or no_update, alert). Bad input leaves the current data."""
+    try:
+        if trigger == UPLOAD_REQUEST and upload_request:
+            if upload_request.get("too_large"):
+                raise InputError(
+                    _too_large_message(
+                        upload_request["too_large"], runtime.get_settings().max_upload_bytes
+                    )
+                )
+            name = upload_request.get("filename") or "upload"
+            summary = load_bytes(decode_upload(upload_request), name, f"file {name}")
+        elif trigger == PASTE_BUTTON:
+            if not (paste_text or "").strip():
+                raise InputError("The text box is empty. Paste JSON or CSV text first.")
+            summary = load_bytes((paste_text or "").encode("utf-8"), None, "pasted text")
+        elif trigger == SAMPLE_BUTTON and sample_type in sample_types():
+            summary = load_bytes(
+                sample_json(sample_type).encode("utf-8"), "sample.json", f"the {sample_type} sample"
+            )
+        else:
+            return dash.no_update, dash.no_update
+    except Exception as exc:  # every failure becomes an alert; unexpected ones are logged
+        return dash.no_update, error_alert(exc, doing="reading your data")
+    return summary, alert(
+        "Data loaded.", f"{summary['rows']:,} records are ready to preview.", color="success"
+    )
+
+
+def register_callbacks(app: dash.Dash) -> None:
+    """Attach this component's callbacks to `app`."""
+    # In the browser: refuse files above the limit before sending them, and clear the upload
+    # so that choosing the same file again triggers a new load.
+    app.clientside_callback(
+        ClientsideFunction(namespace="ybb", function_name="uploadRequest"),
+        Output(UPLOAD_REQUEST, "data"),
+        Output(UPLOAD, "contents"),
+        Input(UPLOAD, "contents"),
+        State(UPLOAD, "filename"),
+        State(SIZE_LIMIT, "data"),
+        prevent_initial_call=True,
+    )
+
+    @app.callback(
+        Output(SUMMARY, "data"),
+        Output(ALERT, "children"),
+        Input(UPLOAD_REQUEST, "data"),
+        Input(PASTE_BUTTON, "n_clicks"),
+        Input(SAMPLE_BUTTON, "n_clicks"),
+        State(PASTE_TEXT, "value"),
+        State(SAMPLE_TYPE, "value"),
+        prevent_initial_call=True,
+    )
+    def _load(
+        upload_request: Any,
+        _paste: Any,
+        _sample: Any,
+        paste_text: str | None,
+        sample_type: str | None,
+    ) -> tuple[Any, Any]:
+        trigger = dash.ctx.triggered_id
+        return load_data(str(trigger) if trigger else None, upload_request, paste_text, sample_type)
+
+    @app.callback(Output(SUMMARY_TEXT, "children"), Input(SUMMARY, "data"))
+    def _summary(summary: dict[str, Any] | None) -> Any:
+        return summary_text(summary)

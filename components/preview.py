@@ -1,0 +1,202 @@
+"""Step 3, "Preview": the mapped output exactly as it will be written — template headers,
+translated statuses, formatted dates and money — for the whole dataset, paged from the server
+(AG Grid's infinite row model asks for 100 rows at a time), with the QualityReport and the plan.
+
+The summary comes from `service.preview`; the grid's pages come from `cells.display_rows` on the
+memoised mapped frame, the same function `service.preview` uses, so paging never re-maps."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import dash
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+from dash import MATCH, Input, Output, State, dcc, html
+
+from components import options as opt
+from components import runtime
+from components.data_in import SUMMARY
+from components.feedback import alert, error_alert
+from components.quality import QUALITY_PANEL, quality_panel
+from export_core import service
+from export_core.catalog import get_catalog
+from export_core.cells import display_rows
+
+GRID = "preview-grid"  # the container; the grid inside has a pattern-matching id
+GRID_TYPE = "preview-grid-instance"
+STATE = "preview-state"
+PLAN = "preview-plan"
+ALERT = "preview-alert"
+PAGE_SIZE = 100
+EXPIRED = "The loaded data has expired from the server's cache. Load it again."
+
+
+def grid(headers: tuple[str, ...] | list[str], token: str) -> dag.AgGrid:
+    """The preview grid for one (data, type, template). A new token gives the grid a new id,
+    so React mounts a fresh grid whose infinite row model asks for its first page again."""
+    return dag.AgGrid(
+        id={"type": GRID_TYPE, "token": token},
+        rowModelType="infinite",
+        columnDefs=column_defs(headers),
+        defaultColDef={"resizable": True, "sortable": False, "minWidth": 100},
+        dashGridOptions={
+            "pagination": True,
+            "paginationPageSize": PAGE_SIZE,
+            "paginationPageSizeSelector": False,
+            "cacheBlockSize": PAGE_SIZE,
+            "maxBlocksInCache": 20,
+            "rowBuffer": 0,
+            "infiniteInitialRowCount": 1,
+            "enableCellTextSelection": True,
+            "suppressColumnVirtualisation": True,  # at most 15 columns; all in the DOM
+        },
+        style={"height": "460px", "width": "100%"},
+        className="preview-grid",
+    )
+
+
+EMPTY_GRID = html.Div("Load data to see the preview.", className="preview-empty")
+
+
+def layout() -> dbc.Card:
+    """The preview card: plan line, the paged grid and the quality panel."""
+    return dbc.Card(
+        [
+            dbc.CardHeader(html.H2("3. Preview", className="h6 mb-0")),
+            dbc.CardBody(
+                [
+                    html.Div(id=ALERT, **{"aria-live": "polite"}),
+                    html.P(id=PLAN, className="plan-line mb-2", children="Nothing to preview yet."),
+                    dcc.Store(id=STATE),
+                    dbc.Row(
+                        [
+                            dbc.Col(
+                                dcc.Loading(html.Div(EMPTY_GRID, id=GRID), delay_show=300),
+                                lg=8,
+                                className="mb-3 mb-lg-0",
+                            ),
+                            dbc.Col(
+                                [
+                                    html.H3("Data quality", className="h6"),
+                                    html.Div(
+                                        id=QUALITY_PANEL,
+                                        className="small",
+                                        children="Load data to see its quality report.",
+                                    ),
+                                ],
+                                lg=4,
+                            ),
+                        ]
+                    ),
+                ]
+            ),
+        ],
+        className="mb-3",
+    )
+
+
+def column_defs(headers: tuple[str, ...] | list[str]) -> list[dict[str, Any]]:
+    """One column per template header. Fields are positional (`c0`, `c1`, ...) because headers
+    may contain dots or spaces, which AG Grid would read as nested paths."""
+    return [{"headerName": h, "field": f"c{i}"} for i, h in enumerate(headers)]
+
+
+def build_preview(
+    summary: dict[str, Any] | None, export_type: str, template: str, fmt: str, chunking: str
+) -> tuple[Any, Any, Any, Any, Any]:
+    """(columnDefs, state, quality panel, plan text, alert) for the current data and options."""
+    blank = (
+        EMPTY_GRID,
+        None,
+        "Load data to see its quality report.",
+        "Nothing to preview yet.",
+        None,
+    )
+    if not summary:
+        return blank
+    if template not in get_catalog().data_type(export_type).templates:
+        raise dash.exceptions.PreventUpdate  # the template list is catching up with the type
+    try:
+        frame = runtime.get_upload_cache().get_frame(summary["key"])
+        if frame is None:
+            return (*blank[:4], alert("Preview not available.", EXPIRED, color="warning"))
+        options = opt.build_options(export_type, template, fmt, False, None, None, chunking)
+        result = service.preview(frame, options, offset=0, limit=1)
+    except Exception as exc:
+        return (*blank[:4], error_alert(exc, doing="preparing the preview"))
+    token = uuid.uuid4().hex[:8]
+    state = {
+        "key": summary["key"],
+        "type": export_type,
+        "template": template,
+        "rows": result.total_rows,
+        "token": token,
+    }
+    return (
+        grid(result.headers, token),
+        state,
+        quality_panel(result.quality),
+        plan_line(result.plan.describe(), result.template.includes_sensitive_data),
+        None,
+    )
+
+
+def plan_line(describe: str, sensitive: bool) -> list[Any]:
+    """The plan sentence, with the personal-data badge when the template has one."""
+    badge = (
+        dbc.Badge("Contains personal data", color="warning", text_color="dark", className="ms-2")
+        if sensitive
+        else None
+    )
+    return [
+        html.Span("Plan: ", className="fw-semibold"),
+        html.Span(describe, id="plan-text"),
+        badge,
+    ]
+
+
+def rows_response(request: dict[str, Any] | None, state: dict[str, Any] | None) -> dict[str, Any]:
+    """The grid's rows [startRow, endRow) as display strings, keyed by positional field."""
+    if not request or not state:
+        return {"rowData": [], "rowCount": 0}
+    mapped = runtime.get_upload_cache().mapped(state["key"], state["type"], state["template"])
+    if mapped is None:
+        return {"rowData": [], "rowCount": 0}
+    start = max(int(request.get("startRow") or 0), 0)
+    stop = max(int(request.get("endRow") or start + PAGE_SIZE), start)
+    headers = mapped.template.headers
+    rows = display_rows(mapped, offset=start, limit=min(stop - start, 1000))
+    data = [{f"c{i}": row.get(h, "") for i, h in enumerate(headers)} for row in rows]
+    return {"rowData": data, "rowCount": mapped.height}
+
+
+def register_callbacks(app: dash.Dash) -> None:
+    """Attach this component's callbacks to `app`."""
+
+    @app.callback(
+        Output(GRID, "children"),
+        Output(STATE, "data"),
+        Output(QUALITY_PANEL, "children"),
+        Output(PLAN, "children"),
+        Output(ALERT, "children"),
+        Input(SUMMARY, "data"),
+        Input(opt.TYPE, "value"),
+        Input(opt.TEMPLATE, "value"),
+        Input(opt.FORMAT, "value"),
+        Input(opt.CHUNKING, "value"),
+    )
+    def _preview(
+        summary: Any, export_type: str, template: str, fmt: str, chunking: str
+    ) -> tuple[Any, ...]:
+        return build_preview(summary, export_type, template, fmt, chunking)
+
+    @app.callback(
+        Output({"type": GRID_TYPE, "token": MATCH}, "getRowsResponse"),
+        Input({"type": GRID_TYPE, "token": MATCH}, "getRowsRequest"),
+        State(STATE, "data"),
+        prevent_initial_call=True,
+    )
+    def _rows(request: Any, state: Any) -> dict[str, Any]:
+        return rows_response(request, state)

@@ -1,0 +1,212 @@
+"""Browser tests in real headless Chromium (dash[testing]'s dash_br on selenium 4.2) against
+the app under gunicorn: what a person clicks through."""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.request
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
+
+from components.samples import sample_csv, sample_json
+from tests.ui.helpers import (
+    open_page,
+    set_value,
+    severe_logs,
+    text_of,
+    wait_for_download,
+    wait_until,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.live]
+
+
+def _load_paste(br: Any, text: str) -> None:
+    br.driver.find_element(By.CSS_SELECTOR, "#data-tabs a[href]")  # tabs rendered
+    br.driver.find_element(By.LINK_TEXT, "Paste").click()
+    set_value(br, "#data-paste-text", text)
+    br.find_element("#data-paste-button").click()
+
+
+def _upload(br: Any, path: Path) -> None:
+    br.driver.find_element(By.CSS_SELECTOR, "#data-upload input[type=file]").send_keys(str(path))
+
+
+def _plan(br: Any, expected: str) -> str:
+    return wait_until(
+        lambda: expected in text_of(br, "#plan-text") and text_of(br, "#plan-text"),
+        f"plan '{expected}'",
+    )
+
+
+def _grid_cells(br: Any) -> list[str]:
+    cells = br.driver.find_elements(By.CSS_SELECTOR, "#preview-grid .ag-cell")
+    return [c.text for c in cells]
+
+
+def _click(br: Any, css: str) -> bool:
+    element = br.find_element(css)
+    br.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    element.click()  # raises while an overlay (e.g. the loading spinner) covers it
+    return True
+
+
+def _export(br: Any) -> None:
+    wait_until(lambda: br.find_element("#export-button").is_enabled(), "the Export button")
+    wait_until(lambda: _click(br, "#export-button"), "a clickable Export button")
+
+
+def test_paste_preview_export_download_xlsx(dash_br: Any, live_server: str) -> None:
+    open_page(dash_br, live_server + "/")
+    _load_paste(dash_br, sample_json("participants"))
+    _plan(dash_br, "25 records -> 1 Excel file")
+    wait_until(
+        lambda: "Submitted" in _grid_cells(dash_br) or "Approved" in _grid_cells(dash_br),
+        "translated statuses in the grid",
+    )
+    headers = [
+        h.text
+        for h in dash_br.driver.find_elements(By.CSS_SELECTOR, "#preview-grid .ag-header-cell-text")
+    ]
+    assert headers[:4] == ["ID", "Form ID", "First Name", "Last Name"]
+    Select(dash_br.find_element("#opt-template")).select_by_value("detailed")
+    wait_until(
+        lambda: (
+            "Birth Date"
+            in [
+                h.text
+                for h in dash_br.driver.find_elements(
+                    By.CSS_SELECTOR, "#preview-grid .ag-header-cell-text"
+                )
+            ]
+        ),
+        "the detailed headers",
+    )
+    assert "Contains personal data" in text_of(dash_br, "#opt-template-card")
+    _export(dash_br)
+    link = wait_until(
+        lambda: dash_br.driver.find_elements(By.ID, "result-download"), "the download link"
+    )[0]
+    assert link.get_attribute("href").endswith("/download")
+    link.click()
+    path = wait_for_download(Path(dash_br.download_path), ".xlsx")
+    sheet = openpyxl.load_workbook(path, read_only=True).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:3] == ("ID", "Form ID", "First Name")
+    assert "Birth Date" in rows[0] and len(rows) == 26
+    assert severe_logs(dash_br) == []
+
+
+def test_upload_csv_detects_payments(dash_br: Any, live_server: str, tmp_path: Path) -> None:
+    path = tmp_path / "payments.csv"
+    path.write_text(sample_csv("payments"), encoding="utf-8")
+    open_page(dash_br, live_server + "/")
+    _upload(dash_br, path)
+    _plan(dash_br, "25 records -> 1 Excel file")
+    assert Select(dash_br.find_element("#opt-type")).first_selected_option.text == "Payments"
+    assert "Detected" in text_of(dash_br, "#opt-type-hint")
+    wait_until(
+        lambda: any(c.endswith(".00") or c.endswith(".50") for c in _grid_cells(dash_br)),
+        "money shown as 1,500.00",
+    )
+    assert "file payments.csv" in text_of(dash_br, "#data-summary-text")
+    assert severe_logs(dash_br) == []
+
+
+def test_invalid_input_shows_where(dash_br: Any, live_server: str) -> None:
+    open_page(dash_br, live_server + "/")
+    _load_paste(dash_br, '[{"id": 1, "first_name": "Amina"},\n {"id": 2, "first_name": }]')
+    alert = wait_until(lambda: text_of(dash_br, "#data-alert .alert"), "the error alert")
+    assert "Could not read your data" in alert and "line 2" in alert
+    assert "Traceback" not in alert
+    assert text_of(dash_br, "#plan-text") == ""  # nothing loaded, nothing previewed
+    assert severe_logs(dash_br) == []
+
+
+def test_6000_rows_progress_zip_and_batches(dash_br: Any, live_server: str, tmp_path: Path) -> None:
+    path = tmp_path / "participants.json"
+    path.write_text(sample_json("participants", 6000), encoding="utf-8")
+    open_page(dash_br, live_server + "/")
+    _upload(dash_br, path)
+    plan = _plan(dash_br, "6,000 records ->")
+    assert "+ ZIP" in plan
+    _export(dash_br)
+    wait_until(
+        lambda: (
+            "d-none" not in (dash_br.find_element("#export-progress-wrap").get_attribute("class"))
+        ),
+        "the progress bar",
+    )
+    wait_until(
+        lambda: dash_br.driver.find_elements(By.ID, "result-download-zip"),
+        "the ZIP link",
+        timeout=60,
+    )
+    zip_href = dash_br.find_element("#result-download-zip").get_attribute("href")
+    batches = dash_br.driver.find_elements(By.CSS_SELECTOR, ".batch-list a")
+    assert len(batches) >= 2
+    assert batches[0].get_attribute("href").endswith("/download/batch/1")
+    with urllib.request.urlopen(zip_href, timeout=30) as response:
+        archive = zipfile.ZipFile(io.BytesIO(response.read()))
+    assert len(archive.namelist()) == len(batches)
+    with urllib.request.urlopen(batches[-1].get_attribute("href"), timeout=30) as response:
+        book = openpyxl.load_workbook(io.BytesIO(response.read()), read_only=True)
+    assert book.active.max_row > 1
+    assert severe_logs(dash_br) == []
+
+
+def _create_via_api(base: str) -> str:
+    body = json.dumps(
+        {"data": json.loads(sample_json("ambassadors")), "template": "detailed"}
+    ).encode()
+    request = urllib.request.Request(
+        base + "/api/ybb/export/ambassadors",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return str(json.load(response)["data"]["export_id"])
+
+
+def test_history_lists_and_deletes(dash_br: Any, live_server: str) -> None:
+    export_id = _create_via_api(live_server)
+    open_page(dash_br, live_server + "/exports")
+    row_css = f'#history-grid .ag-row[row-id="{export_id}"]'
+    row = wait_until(
+        lambda: dash_br.driver.find_elements(By.CSS_SELECTOR, row_css),
+        "the export in the history grid",
+    )[0]
+    assert "ambassadors" in row.text and "detailed" in row.text and "completed" in row.text
+    row.find_element(By.CSS_SELECTOR, "[col-id=template]").click()
+    wait_until(lambda: dash_br.find_element("#history-delete").is_enabled(), "Delete enabled")
+    dash_br.find_element("#history-delete").click()
+    wait_until(lambda: dash_br.find_element("#history-confirm-yes").is_displayed(), "confirm")
+    dash_br.find_element("#history-confirm-yes").click()
+    wait_until(lambda: "Export deleted" in text_of(dash_br, "#history-alert"), "deleted")
+    wait_until(lambda: not dash_br.driver.find_elements(By.CSS_SELECTOR, row_css), "row gone")
+    assert severe_logs(dash_br) == []
+
+
+def test_templates_page_lists_all_eight(dash_br: Any, live_server: str) -> None:
+    open_page(dash_br, live_server + "/templates")
+    entries = wait_until(
+        lambda: (
+            (found := dash_br.driver.find_elements(By.CSS_SELECTOR, ".template-entry"))
+            and len(found) == 8
+            and found
+        ),
+        "eight templates",
+    )
+    assert "Contains personal data" in entries[1].text  # participants / detailed
+    assert "form_status" in text_of(dash_br, "#status-mappings ~ .row")
+    dash_br.find_element("#nav-api").click()
+    wait_until(lambda: dash_br.driver.find_elements(By.ID, "openapi-link"), "the API page")
+    assert len(dash_br.driver.find_elements(By.CSS_SELECTOR, ".api-route")) >= 10
+    assert severe_logs(dash_br) == []

@@ -1,0 +1,171 @@
+"""UI callbacks and layouts without a browser: the callback bodies are called directly with the
+real upload cache, the real engine and a real store on a temporary data dir."""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from dash.development.base_component import Component
+
+from app.factory import create_app
+from components import (
+    api_reference,
+    catalog_view,
+    data_in,
+    export_run,
+    history,
+    preview,
+    runtime,
+)
+from components.links import download_url
+from components.samples import sample_csv, sample_json, sample_records, sample_types
+from export_core import service
+from export_core.catalog import get_catalog
+from export_core.model import ExportOptions
+from export_core.settings import Settings
+
+
+@pytest.fixture
+def ui(settings: Settings) -> Settings:
+    runtime.configure(settings)
+    return settings
+
+
+def _ids(component: Any) -> list[str]:
+    found: list[str] = []
+    if isinstance(component, Component):
+        cid = getattr(component, "id", None)
+        if isinstance(cid, str):
+            found.append(cid)
+        found += _ids(getattr(component, "children", None))
+    elif isinstance(component, list | tuple):
+        for child in component:
+            found += _ids(child)
+    return found
+
+
+def _texts(component: Any) -> str:
+    if isinstance(component, Component):
+        return _texts(getattr(component, "children", None))
+    if isinstance(component, list | tuple):
+        return " ".join(_texts(c) for c in component)
+    return "" if component is None else str(component)
+
+
+def test_every_page_renders_with_unique_ids(ui: Settings) -> None:
+    app = create_app(ui)
+    client = app.server.test_client()
+    for path in ("/", "/exports", "/templates", "/api"):
+        assert client.get(path).status_code == 200
+    from pages import export as export_page
+
+    for tree in (
+        export_page.layout(),
+        history.layout(),
+        catalog_view.layout(),
+        api_reference.layout(),
+        app.layout,
+    ):
+        ids = _ids(tree)
+        assert ids and not [i for i, n in Counter(ids).items() if n > 1]
+
+
+def test_samples_are_deterministic_and_detected(ui: Settings) -> None:
+    for export_type in sample_types():
+        assert sample_records(export_type) == sample_records(export_type)
+        summary = data_in.load_bytes(sample_json(export_type).encode(), None, "sample")
+        assert summary["rows"] == 25 and summary["detected_type"] == export_type
+
+
+def test_paste_invalid_json_says_where(ui: Settings) -> None:
+    summary, alert = data_in.load_data(data_in.PASTE_BUTTON, None, '[{"id": 1,\n  "x": }]', None)
+    assert summary is not None and summary.__class__.__name__ == "NoUpdate"
+    text = _texts(alert)
+    assert "Could not read your data at line 2" in text and "Traceback" not in text
+
+
+def test_upload_csv_and_size_limit(ui: Settings) -> None:
+    raw = sample_csv("payments").encode()
+    request = {
+        "filename": "p.csv",
+        "contents": "data:text/csv;base64," + base64.b64encode(raw).decode(),
+    }
+    summary, _ = data_in.load_data(data_in.UPLOAD_REQUEST, request, None, None)
+    assert summary["detected_type"] == "payments" and summary["source"] == "file p.csv"
+    too_big = {"filename": "big.csv", "too_large": ui.max_upload_bytes + 1}
+    _, alert = data_in.load_data(data_in.UPLOAD_REQUEST, too_big, None, None)
+    assert "the limit is 50 MB" in _texts(alert)
+
+
+def test_preview_pages_match_service_preview(ui: Settings) -> None:
+    summary = data_in.load_bytes(sample_json("participants", 250).encode(), None, "paste")
+    grid, state, _quality, plan, alert = preview.build_preview(
+        summary, "participants", "detailed", "excel", "auto"
+    )
+    assert alert is None and state["rows"] == 250
+    assert "250 records -> 1 Excel file" in _texts(plan)
+    assert "Contains personal data" in _texts(plan)
+    page = preview.rows_response({"startRow": 100, "endRow": 200}, state)
+    assert page["rowCount"] == 250 and len(page["rowData"]) == 100
+    frame = runtime.get_upload_cache().get_frame(summary["key"])
+    assert frame is not None
+    expected = service.preview(
+        frame, ExportOptions("participants", "detailed"), offset=100, limit=100
+    )
+    headers = [c["headerName"] for c in grid.columnDefs]
+    assert headers == list(expected.headers)
+    assert page["rowData"] == [
+        {f"c{i}": row[h] for i, h in enumerate(headers)} for row in expected.rows
+    ]
+
+
+def test_export_job_result_card_and_history(ui: Settings) -> None:
+    summary = data_in.load_bytes(sample_json("participants", 6000).encode(), None, "paste")
+    _, state, *_ = preview.build_preview(summary, "participants", "standard", "excel", "auto")
+    progress: list[tuple[int, int, str]] = []
+    card = export_run.run_export(
+        progress.append, state, "participants", "standard", "excel", False, "people", None, "auto"
+    )
+    assert progress[0][2] == "Starting…" and progress[-1][0] == progress[-1][1] > 1
+    text = _texts(card)
+    assert "Your export is ready" in text and "6,000" in text
+    export_id = card.children[1].children[1].children[0].children[1].children.children
+    record = runtime.get_store().get(export_id)
+    assert record.record_count == 6000 and record.archive is not None
+    opened = runtime.get_store().open_file(export_id, 1)
+    book = openpyxl.load_workbook(Path(opened.path), read_only=True)
+    assert book.active.cell(1, 1).value == "ID"
+    rows = history.history_rows()
+    assert rows[0]["export_id"] == export_id
+    assert rows[0]["download"] == f"[Download]({download_url(export_id)})"
+    assert "Export deleted" in _texts(history.delete_export(export_id))
+    assert history.history_rows() == [] and history.empty_state([]) is not None
+
+
+def test_export_without_preview_is_refused(ui: Settings) -> None:
+    alert = export_run.run_export(
+        lambda _p: None, None, "participants", "standard", "excel", False, None, None, "auto"
+    )
+    assert "Nothing to export yet" in _texts(alert)
+
+
+def test_catalog_page_lists_every_template() -> None:
+    text = _texts(catalog_view.layout())
+    for data_type in get_catalog().types.values():
+        for template in data_type.templates.values():
+            assert template.description in text
+            assert all(c.header in text for c in template.columns)
+    assert sum(len(t.templates) for t in get_catalog().types.values()) == 8
+
+
+def test_download_links_are_built_in_one_place() -> None:
+    assert download_url("abc") == "/api/ybb/export/abc/download"
+    assert download_url("abc", "zip") == "/api/ybb/export/abc/download/zip"
+    assert download_url("abc", 3) == "/api/ybb/export/abc/download/batch/3"
+    with pytest.raises(ValueError):
+        download_url("abc", 0)
