@@ -3,6 +3,7 @@ error envelope: {"status": "error", "message", "error_code", "details"?}."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -78,7 +79,11 @@ def error_response(
     body: dict[str, Any] = {"status": "error", "message": message, "error_code": error_code}
     if details:
         body["details"] = details
-    resp = flask.Response(orjson.dumps(body), status=status, mimetype="application/json")
+    try:
+        raw = orjson.dumps(body)
+    except TypeError:  # e.g. an integer beyond 64 bits echoed in details
+        raw = json.dumps(body, default=str).encode()
+    resp = flask.Response(raw, status=status, mimetype="application/json")
     for name, value in (headers or {}).items():
         resp.headers[name] = value
     return resp

@@ -3,13 +3,15 @@ Also served under the seed's example prefix /api/export/<id>/download...."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import flask
 import orjson
+from werkzeug.exceptions import MethodNotAllowed
 
 from export_core import plan, readers
-from export_core.errors import ExportError, NoDataError, ValidationError
+from export_core.errors import BatchNotFound, ExportError, NoDataError, ValidationError
 from export_core.store import FileSelector, StoredResponse
 from export_core.store.maintenance import cleanup_if_free
 
@@ -23,6 +25,8 @@ bp = flask.Blueprint("ybb_exports", __name__)
 bp.register_error_handler(Exception, handle_any)
 ALIAS = "/api/export"  # the seed's example download URLs
 MAX_PAGE = 200
+MAX_BATCH = 1_000_000
+EXPORT_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 def json_response(payload: dict[str, Any], status: int = 200) -> flask.Response:
@@ -34,6 +38,8 @@ def json_response(payload: dict[str, Any], status: int = 200) -> flask.Response:
 def create_export(export_type: str) -> flask.Response:
     """Create an export; honours Idempotency-Key (same body -> same answer)."""
     ctx = api_context()
+    if EXPORT_ID_RE.match(export_type):  # /api/ybb/export/<id> only knows DELETE
+        raise MethodNotAllowed(valid_methods=["DELETE", "OPTIONS"])
     body = parse_json_object(read_body(ctx.settings.max_body_bytes))
     key = idempotency_key()
     if key is None:
@@ -114,14 +120,19 @@ def download_zip(export_id: str) -> flask.Response:
 @bp.get(f"{ALIAS}/<export_id>/download/batch/<int:number>", endpoint="download_batch_alias")
 def download_batch(export_id: str, number: int) -> flask.Response:
     """One batch file of a multi-file export."""
+    if number > MAX_BATCH:  # no export has that many files; keeps the number JSON-safe
+        raise BatchNotFound(f"Batch file {number} not found or expired")
     return _download(export_id, number)
 
 
 @bp.delete("/api/ybb/export/<export_id>")
 def delete_export(export_id: str) -> flask.Response:
     """Remove an export and its files now."""
+    ctx = api_context()
+    if export_id in ctx.catalog.types:  # /api/ybb/export/<type> only knows POST
+        raise MethodNotAllowed(valid_methods=["POST", "OPTIONS"])
     flask.g.export_id = export_id
-    api_context().store.delete(export_id)
+    ctx.store.delete(export_id)
     return json_response({"status": "success", "data": {"export_id": export_id, "deleted": True}})
 
 

@@ -194,3 +194,20 @@ def test_bad_idempotency_key(client: FlaskClient) -> None:
     resp = client.post(EXPORT, json={"data": participants(1)}, headers={"Idempotency-Key": "a b"})
     body = assert_error_envelope(resp, 400)
     assert body["details"]["field"] == "Idempotency-Key"
+
+
+def test_overlapping_export_paths_answer_405(client: FlaskClient) -> None:
+    """POST /api/ybb/export/<id> and DELETE /api/ybb/export/<type> are wrong methods."""
+    an_id = "00000000-0000-0000-0000-000000000000"
+    resp = client.post(f"/api/ybb/export/{an_id}", json={"data": participants(1)})
+    assert_error_envelope(resp, 405)
+    assert "DELETE" in resp.headers["Allow"]
+    resp = client.delete("/api/ybb/export/participants")
+    assert_error_envelope(resp, 405)
+    assert "POST" in resp.headers["Allow"]
+
+
+def test_huge_batch_number_is_a_plain_404(client: FlaskClient) -> None:
+    an_id = "00000000-0000-0000-0000-000000000000"
+    resp = client.get(f"/api/ybb/export/{an_id}/download/batch/{10**30}")
+    assert_error_envelope(resp, 404, f"Batch file {10**30} not found or expired")
