@@ -204,3 +204,19 @@ def test_orphaned_directories_are_removed(settings: Settings) -> None:
     os.utime(orphan, (old, old))
     store.cleanup()
     assert not orphan.exists()
+
+
+def test_periodic_cleanup_thread_removes_expired_exports(make_app: AppFactory) -> None:
+    server = make_app(YBB_CLEANUP_INTERVAL_SECONDS="1")
+    ctx: ApiContext = server.extensions["ybb_api"]
+    client = server.test_client()
+    data = client.post(EXPORT, json={"data": participants(2)}).get_json()["data"]
+    export_dir = ctx.settings.exports_dir / data["export_id"]
+    store = ctx.store
+    assert isinstance(store, SQLiteStore)
+    store.clock = lambda: time.time() + DAY + 60
+    client.get("/health")  # the scheduler was started lazily by the first request
+    deadline = time.monotonic() + 15
+    while export_dir.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not export_dir.exists()
