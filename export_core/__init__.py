@@ -31,6 +31,7 @@ from .model import (
     WrittenArchive,
     WrittenFile,
 )
+from .service import preview, write_export
 from .settings import Settings
 
 __all__ = [
@@ -65,4 +66,6 @@ __all__ = [
     "WrittenArchive",
     "WrittenFile",
     "get_catalog",
+    "preview",
+    "write_export",
 ]

@@ -181,8 +181,9 @@ class _SheetWriter:
                     if value:
                         write_string(r, c, value[:EXCEL_MAX_CELL_CHARS])
                 elif isinstance(value, datetime):
-                    # whole seconds: what the format, the CSV and the preview all show
-                    write_datetime(r, c, value.replace(microsecond=0), datetime_fmt)
+                    if value.microsecond:  # whole seconds: what the CSV and preview show
+                        value = value.replace(microsecond=0)
+                    write_datetime(r, c, value, datetime_fmt)
                 elif isinstance(value, date):
                     if value >= EXCEL_EPOCH:
                         write_datetime(r, c, value, date_fmt)
