@@ -151,3 +151,14 @@ def test_slices(tmp_path: Path) -> None:
     assert [r[0] for r in parse((tmp_path / "tail.csv").read_bytes())[1:]] == ["7", "8", "9"]
     csv_writer.write(mapped, 4, 4, tmp_path / "empty.csv", opts)
     assert parse((tmp_path / "empty.csv").read_bytes()) == [list(template.headers)]
+
+
+def test_long_and_unicode_cells_are_kept_whole(tmp_path: Path) -> None:
+    template = CATALOG.template("participants", "complete")
+    long_text = "=" + "x" * 40_000  # CSV has no cell limit; only the formula start is guarded
+    rows_in = [{"id": 1, "notes": long_text, "first_name": "Nguyễn 名簿 😀", "last_name": ""}]
+    rows = parse(write_csv(hand_mapped(template, rows_in), tmp_path / "l.csv"))
+    f = template.fields
+    assert rows[1][f.index("notes")] == "'" + long_text
+    assert rows[1][f.index("first_name")] == "Nguyễn 名簿 😀"
+    assert rows[1][f.index("last_name")] == ""
