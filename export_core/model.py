@@ -9,7 +9,7 @@ The mapped frame contract (produced by `mapping.map_frame`, consumed by writers 
 * For the kinds that can fail to parse (integer, money, date, datetime) the frame also has a
   String column named `raw_column(field)` holding the original text where parsing failed
   (null where it succeeded or the value was missing). Writers write the typed value when it is
-  not null, else the raw text, else an empty cell — see `mapping.iter_cells`.
+  not null, else the raw text, else an empty cell — see `cells.iter_cells`.
 * Missing values are null (an empty cell), never "N/A".
 """
 
