@@ -29,6 +29,7 @@ SUMMARY = "data-summary"
 ALERT = "data-alert"
 SUMMARY_TEXT = "data-summary-text"
 SIZE_LIMIT = "data-size-limit"
+LARGE_PASTE_CHARS = 1_000_000  # pasted text above this is cleared once loaded (see below)
 
 
 def _upload_tab() -> dbc.Tab:
@@ -213,6 +214,17 @@ def load_data(
     )
 
 
+def release_large_inputs(
+    trigger: str | None, upload_request: Any, paste_text: str | None, *, loaded: bool
+) -> tuple[Any, Any]:
+    """(upload request, paste text) to set after a load: the uploaded file's data URL is dropped
+    once parsed, and a large paste is cleared after it loaded. Megabytes held in the page's
+    state made every later callback of the page (grid paging, export) seconds slower."""
+    upload = None if trigger == UPLOAD_REQUEST and upload_request else dash.no_update
+    large = loaded and trigger == PASTE_BUTTON and len(paste_text or "") > LARGE_PASTE_CHARS
+    return upload, "" if large else dash.no_update
+
+
 def register_callbacks(app: dash.Dash) -> None:
     """Attach this component's callbacks to `app`."""
     # In the browser: refuse files above the limit before sending them, and clear the upload
@@ -230,6 +242,8 @@ def register_callbacks(app: dash.Dash) -> None:
     @app.callback(
         Output(SUMMARY, "data"),
         Output(ALERT, "children"),
+        Output(UPLOAD_REQUEST, "data", allow_duplicate=True),
+        Output(PASTE_TEXT, "value"),
         Input(UPLOAD_REQUEST, "data"),
         Input(PASTE_BUTTON, "n_clicks"),
         Input(SAMPLE_BUTTON, "n_clicks"),
@@ -243,9 +257,16 @@ def register_callbacks(app: dash.Dash) -> None:
         _sample: Any,
         paste_text: str | None,
         sample_type: str | None,
-    ) -> tuple[Any, Any]:
-        trigger = dash.ctx.triggered_id
-        return load_data(str(trigger) if trigger else None, upload_request, paste_text, sample_type)
+    ) -> tuple[Any, Any, Any, Any]:
+        trigger = str(dash.ctx.triggered_id) if dash.ctx.triggered_id else None
+        summary, message = load_data(trigger, upload_request, paste_text, sample_type)
+        return (
+            summary,
+            message,
+            *release_large_inputs(
+                trigger, upload_request, paste_text, loaded=isinstance(summary, dict)
+            ),
+        )
 
     @app.callback(Output(SUMMARY_TEXT, "children"), Input(SUMMARY, "data"))
     def _summary(summary: dict[str, Any] | None) -> Any:

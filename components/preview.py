@@ -52,7 +52,7 @@ def grid(headers: tuple[str, ...] | list[str], token: str) -> dag.AgGrid:
             "enableCellTextSelection": True,
             "suppressColumnVirtualisation": True,  # at most 15 columns; all in the DOM
         },
-        style={"height": "460px", "width": "100%"},
+        style={"height": "min(460px, 52vh)", "width": "100%"},
         className="preview-grid",
     )
 
