@@ -6,6 +6,7 @@ Connections are opened lazily and keyed by process id, so a connection opened be
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import sqlite3
@@ -113,13 +114,37 @@ class Database:
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         with self._schema_lock:
             if self._schema_pid != os.getpid():
-                conn.executescript(SCHEMA)
+                self._initialise(conn)
                 self._schema_pid = os.getpid()
         return conn
+
+    def _initialise(self, conn: sqlite3.Connection) -> None:
+        # Switching to WAL needs an exclusive lock that SQLite does not wait for through the
+        # busy handler ("database is locked" at once when two connections open a new file
+        # together), so the switch and the schema are done under a lock file, once per process.
+        with open(self.path.with_name(self.path.name + ".init.lock"), "a+b") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                if conn.execute("PRAGMA journal_mode").fetchall()[0][0] != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL").fetchall()
+                conn.executescript(SCHEMA)
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    def read_all(self, sql: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        """Run a query to completion. Never leave a SELECT half-read (e.g. by fetchone): an
+        unfinished statement keeps an old WAL snapshot open, and the connection's next BEGIN
+        IMMEDIATE then fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT) as soon
+        as another connection has committed."""
+        return list(self.connection().execute(sql, args).fetchall())
+
+    def read_one(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Row | None:
+        """The first row of a fully-run query, or None."""
+        rows = self.read_all(sql, args)
+        return rows[0] if rows else None
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:

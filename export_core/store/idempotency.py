@@ -25,7 +25,8 @@ class IdempotencyKeys:
         """See ExportStore.claim_idempotency_key."""
         now = time.time()
         with self.db.write() as conn:
-            row = conn.execute("SELECT * FROM idempotency WHERE key = ?", (key,)).fetchone()
+            rows = conn.execute("SELECT * FROM idempotency WHERE key = ?", (key,)).fetchall()
+            row = rows[0] if rows else None
             if row is not None and row["expires_at"] > now:
                 if row["request_hash"] != request_hash:
                     raise IdempotencyConflict(

@@ -81,7 +81,7 @@ class SQLiteStore:
             (active,) = conn.execute(
                 "SELECT COUNT(*) FROM exports WHERE state = 'processing' AND heartbeat_at > ?",
                 (now - self.lease_seconds,),
-            ).fetchone()
+            ).fetchall()[0]
             if active >= limit:
                 raise Busy(
                     f"Too many exports are running ({limit} at once); retry in a few seconds",
@@ -197,11 +197,7 @@ class SQLiteStore:
     # ---------------------------------------------------------------- reading
 
     def _fetch(self, export_id: str) -> ExportRecord:
-        row = (
-            self.db.connection()
-            .execute("SELECT * FROM exports WHERE export_id = ?", (export_id,))
-            .fetchone()
-        )
+        row = self.db.read_one("SELECT * FROM exports WHERE export_id = ?", (export_id,))
         if row is None:
             raise NotFound(NOT_FOUND, details={"export_id": export_id})
         return row_to_record(row)
@@ -210,11 +206,7 @@ class SQLiteStore:
         """The export, or NotFound("Export not found or expired") (also once it expired, even
         before cleanup has removed it)."""
         self._ready()
-        row = (
-            self.db.connection()
-            .execute("SELECT * FROM exports WHERE export_id = ?", (export_id,))
-            .fetchone()
-        )
+        row = self.db.read_one("SELECT * FROM exports WHERE export_id = ?", (export_id,))
         if row is None or row["expires_at"] <= self.clock():
             raise NotFound(NOT_FOUND, details={"export_id": export_id})
         if row["state"] == "processing" and row["heartbeat_at"] < time.time() - self.lease_seconds:
@@ -225,15 +217,13 @@ class SQLiteStore:
     def list(self, *, limit: int = 50, offset: int = 0) -> tuple[list[ExportRecord], int]:
         """Recent exports, newest first, and the total count (expired ones excluded)."""
         self._ready()
-        conn, now = self.db.connection(), self.clock()
-        (total,) = conn.execute(
-            "SELECT COUNT(*) FROM exports WHERE expires_at > ?", (now,)
-        ).fetchone()
-        rows = conn.execute(
+        now = self.clock()
+        (total,) = self.db.read_all("SELECT COUNT(*) FROM exports WHERE expires_at > ?", (now,))[0]
+        rows = self.db.read_all(
             "SELECT * FROM exports WHERE expires_at > ? ORDER BY created_at DESC, export_id"
             " LIMIT ? OFFSET ?",
             (now, limit, offset),
-        ).fetchall()
+        )
         return [row_to_record(r) for r in rows], int(total)
 
     def open_file(self, export_id: str, which: FileSelector) -> OpenedFile:
@@ -274,7 +264,7 @@ class SQLiteStore:
         self.recover_interrupted()
         expired = [
             r["export_id"]
-            for r in self.db.connection().execute(
+            for r in self.db.read_all(
                 "SELECT export_id FROM exports WHERE expires_at <= ? AND state != 'processing'",
                 (self.clock(),),
             )
@@ -290,7 +280,7 @@ class SQLiteStore:
     def _remove_orphans(self) -> None:
         if not self.exports_dir.is_dir():
             return
-        known = {r[0] for r in self.db.connection().execute("SELECT export_id FROM exports")}
+        known = {r[0] for r in self.db.read_all("SELECT export_id FROM exports")}
         cutoff = time.time() - ORPHAN_GRACE_SECONDS
         for entry in self.exports_dir.iterdir():
             export_id = entry.name.removesuffix(".partial")
@@ -303,7 +293,7 @@ class SQLiteStore:
         stale_before = time.time() - self.lease_seconds
         with self._lock:
             mine = set(self._active)
-        rows = self.db.connection().execute(
+        rows = self.db.read_all(
             "SELECT export_id, owner, heartbeat_at FROM exports WHERE state = 'processing'"
         )
         dead = [

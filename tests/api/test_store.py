@@ -220,3 +220,29 @@ def test_periodic_cleanup_thread_removes_expired_exports(make_app: AppFactory) -
     while export_dir.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not export_dir.exists()
+
+
+def test_many_connections_opening_a_new_database_at_once(settings: Settings) -> None:
+    """Workers and threads open the same fresh file together (first request + cleanup
+    thread): switching it to WAL must not fail with "database is locked"."""
+    import threading
+
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def open_and_use() -> None:
+        try:
+            store = store_for(settings)  # its own Database, so its own connections
+            barrier.wait(timeout=10)
+            store.list(limit=1)
+            store.begin(OPTIONS, 1)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_and_use) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert store_for(settings).list(limit=50)[1] == 8
