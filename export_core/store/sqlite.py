@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -33,9 +32,9 @@ from .db import (
 )
 from .files import MEDIA_TYPES, choose_file
 from .idempotency import IdempotencyKeys
+from .leases import Leases
 
 LEASE_SECONDS = 60.0  # a "processing" row without a heartbeat for this long is dead
-HEARTBEAT_SECONDS = 15.0
 PROGRESS_MIN_INTERVAL = 0.25  # seconds between progress writes to the row
 ORPHAN_GRACE_SECONDS = 60.0
 INTERRUPTED = "Export interrupted: the server restarted"
@@ -63,9 +62,7 @@ class SQLiteStore:
             ttl_seconds=settings.retention_hours * 3600,
             stale_after_seconds=2 * 300 + LEASE_SECONDS,
         )
-        self._active: set[str] = set()
-        self._lock = threading.Lock()
-        self._heartbeat_pid: int | None = None
+        self.leases = Leases(self.db)
         self._recovered_pid: int | None = None
 
     # ---------------------------------------------------------------- lifecycle of one export
@@ -105,7 +102,7 @@ class SQLiteStore:
                     now,
                 ),
             )
-        self._track(export_id)
+        self.leases.track(export_id)
         return self._fetch(export_id)
 
     def finish(
@@ -135,7 +132,7 @@ class SQLiteStore:
             shutil.rmtree(partial, ignore_errors=True)
             raise
         finally:
-            self._untrack(export_id)
+            self.leases.untrack(export_id)
         with self.db.write() as conn:
             cur = conn.execute(
                 "UPDATE exports SET state = 'completed', progress = 100, strategy = ?,"
@@ -291,8 +288,7 @@ class SQLiteStore:
         """Mark "processing" exports whose owner died (or whose lease expired) as failed and
         remove their partial files; returns how many."""
         stale_before = time.time() - self.lease_seconds
-        with self._lock:
-            mine = set(self._active)
+        mine = self.leases.mine()
         rows = self.db.read_all(
             "SELECT export_id, owner, heartbeat_at FROM exports WHERE state = 'processing'"
         )
@@ -328,34 +324,7 @@ class SQLiteStore:
         """On first use in this process: recover exports a dead process left "processing"."""
         if self._recovered_pid != os.getpid():
             self._recovered_pid = os.getpid()
-            with self._lock:
-                self._active.clear()  # a forked child owns none of its parent's exports
             self.recover_interrupted()
-
-    def _track(self, export_id: str) -> None:
-        with self._lock:
-            self._active.add(export_id)
-            if self._heartbeat_pid != os.getpid():
-                self._heartbeat_pid = os.getpid()
-                threading.Thread(target=self._heartbeat, name="ybb-heartbeat", daemon=True).start()
-
-    def _untrack(self, export_id: str) -> None:
-        with self._lock:
-            self._active.discard(export_id)
-
-    def _heartbeat(self) -> None:
-        # Keeps the leases of this process's running exports fresh, whatever they are doing.
-        while True:
-            time.sleep(HEARTBEAT_SECONDS)
-            with self._lock:
-                ids = list(self._active)
-            if ids:
-                marks = ",".join("?" * len(ids))
-                with self.db.write() as conn:
-                    conn.execute(
-                        f"UPDATE exports SET heartbeat_at = ? WHERE export_id IN ({marks})",
-                        (time.time(), *ids),
-                    )
 
     def export_dir(self, export_id: str) -> Path:
         """Where a completed export's files live."""

@@ -246,3 +246,20 @@ def test_many_connections_opening_a_new_database_at_once(settings: Settings) -> 
         thread.join(timeout=30)
     assert errors == []
     assert store_for(settings).list(limit=50)[1] == 8
+
+
+def test_heartbeat_keeps_a_running_export_lease_fresh(settings: Settings) -> None:
+    from export_core.store.leases import Leases
+
+    store = store_for(settings)
+    record = store.begin(OPTIONS, 3)
+    query = "SELECT heartbeat_at FROM exports WHERE export_id = ?"
+    first = store.db.read_all(query, (record.export_id,))[0][0]
+    leases = Leases(store.db, interval=0.05)
+    leases.track(record.export_id)
+    deadline = time.monotonic() + 10
+    while store.db.read_all(query, (record.export_id,))[0][0] == first:
+        assert time.monotonic() < deadline, "heartbeat never refreshed the lease"
+        time.sleep(0.05)
+    leases.untrack(record.export_id)
+    assert record.export_id not in leases.mine()
