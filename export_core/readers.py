@@ -149,9 +149,10 @@ def records_to_frame(records: Any) -> pl.DataFrame:
     try:
         # Fast path (~3x the Python loop below): polars stringifies scalars itself with an
         # explicit all-String schema, so nothing is inferred. It refuses nested values and
-        # integers beyond 64 bits; those inputs take the Python path.
+        # integers beyond 64 bits; those inputs take the Python path. Some nested shapes (a list
+        # mixing objects and lists) make polars raise TypeError rather than a PolarsError.
         return pl.from_dicts(rows, schema=dict.fromkeys(keys, pl.String), strict=False)
-    except pl.exceptions.PolarsError:
+    except (pl.exceptions.PolarsError, TypeError, ValueError, OverflowError):
         columns = {key: _column_text([r.get(key) for r in rows]) for key in keys}
         return _frame(columns, len(rows))
 

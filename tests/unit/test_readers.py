@@ -310,3 +310,16 @@ def test_read_any_rejects_unknown_extension() -> None:
         read_any(b"%PDF-1.4", "report.pdf")
     assert ".xlsx" in info.value.message
     assert ".csv" in info.value.details["accepted"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [[{"x": 1}, [1.0]], [[1], {"a": None}], [{"a": [{"b": [1, {"c": 2}]}]}, "s", 3]],
+)
+def test_records_with_mixed_nested_lists_become_json_text(value: object) -> None:
+    frame = records_to_frame([{"a": value}, {"a": "plain"}])
+    assert frame.schema == {"a": pl.String}
+    assert frame["a"].to_list() == [
+        json.dumps(value, separators=(",", ":"), ensure_ascii=False),
+        "plain",
+    ]
