@@ -9,6 +9,7 @@ longer than one sheet allows rolls over to "Name (2)", "Name (3)", ... each with
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
@@ -32,6 +33,8 @@ from ..model import (
     MappedFrame,
     raw_column,
 )
+from . import sheetxml
+from .rowstream import RowStream
 
 format = "excel"  # the Writer protocol's attribute name
 extension = "xlsx"
@@ -58,6 +61,9 @@ WORKBOOK_OPTIONS: dict[str, Any] = {
     "strings_to_numbers": False,  # "007" stays "007"
 }
 EXCEL_EPOCH = date(1900, 1, 1)  # earlier dates cannot be Excel dates; they are written as text
+# Rows rendered to XML at a time: ~5 MB of text for 15 columns, so memory stays flat however
+# many rows a sheet has, while each polars call still gets enough rows to be efficient.
+BLOCK_ROWS = 5_000
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\\x00-\x1f\x7f]")
 
 
@@ -131,6 +137,50 @@ def column_widths(mapped: MappedFrame, start: int, stop: int) -> list[int]:
     return widths
 
 
+def _styled_kinds(columns: Sequence[Column]) -> list[str]:
+    """The number-formatted kinds of a template, in order of their first column."""
+    return list(dict.fromkeys(c.kind for c in columns if c.kind in NUMBER_FORMATS))
+
+
+def template_styles(columns: Sequence[Column]) -> sheetxml.CellStyles:
+    """The xf index each number format gets in every workbook of this template: 0 is the
+    default style, 1 the header, then 2, 3, ... in order of first use among the columns.
+    Fixed per template (not per file), so rows rendered once serve every batch file."""
+    indices = {kind: 0 for kind in NUMBER_FORMATS}
+    for index, kind in enumerate(_styled_kinds(columns), start=2):
+        indices[kind] = index
+    return sheetxml.CellStyles(**indices)
+
+
+def _prepared_for(frame: pl.DataFrame, first_row: int) -> bool:
+    """Whether `frame` carries rows `prepare` rendered for sheet rows first_row, ... ."""
+    if sheetxml.XML_COLUMN not in frame.columns or frame.height == 0:
+        return False
+    numbers = frame.get_column(sheetxml.ROW_NUMBER)
+    return bool(numbers[0] == first_row + 1 and numbers[-1] == first_row + frame.height)
+
+
+def prepare(mapped: MappedFrame, bounds: Sequence[tuple[int, int]]) -> MappedFrame:
+    """Render, in one pass, the rows of several consecutive files ([start, stop) each) before
+    they are written: per-call costs are paid once instead of once per small file. Returns
+    the rows from the first start to the last stop, carrying their rendered XML; slice it per
+    file and pass each slice to `write` (which renders itself whatever does not fit)."""
+    begin, end = bounds[0][0], bounds[-1][1]
+    frame = mapped.frame.slice(begin, end - begin)
+    numbers = pl.concat(
+        [
+            (pl.int_range(0, stop - start, dtype=pl.Int64, eager=True) % (EXCEL_MAX_ROWS - 1)) + 2
+            for start, stop in bounds
+        ]
+    )
+    columns = mapped.template.columns
+    try:
+        rendered = sheetxml.render_xml(frame, columns, numbers, template_styles(columns))
+    except sheetxml.UnsupportedColumn:
+        return dataclasses.replace(mapped, frame=frame)
+    return dataclasses.replace(mapped, frame=pl.concat([frame, rendered], how="horizontal"))
+
+
 class _SheetWriter:
     """Adds styled sheets to one workbook and writes typed rows into the current one."""
 
@@ -145,6 +195,20 @@ class _SheetWriter:
         money = self.formats.get(num_format=NUMBER_FORMATS["money"])
         self.number_formats = [money if c.kind == "money" else None for c in self.columns]
         self.sheets = 0
+        self.styles = self._assign_styles(money)
+
+    def _assign_styles(self, money: Format) -> sheetxml.CellStyles:
+        """Fix the formats' xf indices up front, header first, then the number formats in
+        template column order (what `template_styles` predicts and prepared rows use)."""
+        formats = {"money": money, "date": self.date_format, "datetime": self.datetime_format}
+        self.header_format._get_xf_index()
+        got = {kind: 0 for kind in formats}
+        for kind in _styled_kinds(self.columns):
+            got[kind] = formats[kind]._get_xf_index()
+        styles = sheetxml.CellStyles(**got)
+        if styles != template_styles(self.columns):
+            raise RuntimeError(f"xlsxwriter assigned unexpected style indices {styles}")
+        return styles
 
     def add_sheet(self, widths: Sequence[int], rows: int) -> Worksheet:
         """A new sheet with header, widths, frozen header, autofilter and print setup."""
@@ -164,8 +228,36 @@ class _SheetWriter:
         sheet.write_row(0, 0, [c.header for c in self.columns], self.header_format)
         return sheet
 
-    def write_rows(self, sheet: Worksheet, rows: Iterable[tuple[CellValue, ...]]) -> None:
-        """Typed cells from row 1 on; None and "" leave the cell empty."""
+    def write_rows(self, sheet: Worksheet, rows: MappedFrame, first_row: int = 1) -> None:
+        """Typed cells of `rows` from sheet row `first_row` on; None and "" leave the cell
+        empty. Uses the rows `prepare` rendered when they fit this sheet, else renders them
+        in bulk (sheetxml), BLOCK_ROWS at a time; a column of a dtype only xlsxwriter's own
+        per-cell path knows sends the sheet down that path."""
+        frame = rows.frame
+        if _prepared_for(frame, first_row):
+            stream = RowStream(sheet, first_row)
+            stream.write(sheetxml.RenderedRows.of(frame))
+            stream.close()
+            return
+        try:
+            first = sheetxml.render_rows(
+                frame.slice(0, BLOCK_ROWS), self.columns, first_row, self.styles
+            )
+        except sheetxml.UnsupportedColumn:
+            self.write_cells(sheet, iter_cells(rows), first_row)
+            return
+        stream = RowStream(sheet, first_row)
+        stream.write(first)
+        for offset in range(BLOCK_ROWS, frame.height, BLOCK_ROWS):
+            block = frame.slice(offset, BLOCK_ROWS)
+            stream.write(sheetxml.render_rows(block, self.columns, first_row + offset, self.styles))
+        stream.close()
+
+    def write_cells(
+        self, sheet: Worksheet, rows: Iterable[tuple[CellValue, ...]], first_row: int = 1
+    ) -> None:
+        """xlsxwriter's own per-cell path (the reference the bulk renderer is tested
+        against, and the fallback for dtypes it does not render)."""
         write_string, write_number = sheet.write_string, sheet.write_number
         write_datetime = sheet.write_datetime
         number_formats, date_fmt, datetime_fmt = (
@@ -173,7 +265,7 @@ class _SheetWriter:
             self.date_format,
             self.datetime_format,
         )
-        for r, values in enumerate(rows, start=1):
+        for r, values in enumerate(rows, start=first_row):
             for c, value in enumerate(values):
                 if value is None:
                     continue
@@ -227,7 +319,9 @@ def write(
         cursor = start
         for count in _chunks(stop - start, rows_per_sheet):
             sheet = writer.add_sheet(widths, count)
-            writer.write_rows(sheet, iter_cells(mapped, cursor, cursor + count))
+            writer.write_rows(
+                sheet, dataclasses.replace(mapped, frame=mapped.frame.slice(cursor, count))
+            )
             cursor += count
     except BaseException:
         with contextlib.suppress(Exception):

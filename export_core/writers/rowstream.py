@@ -1,0 +1,77 @@
+"""Appending pre-rendered `<row>` XML to an xlsxwriter worksheet in constant_memory mode.
+
+This touches xlsxwriter internals (pinned to 3.3.x in requirements.txt), all of them here:
+
+* in constant_memory mode a worksheet keeps the rows it has not written yet in `table`, writes
+  the pending row `previous_row` with `_write_single_row(next_row)` when a later row is
+  started, and streams row XML into the text file `row_data_fh`, which `close()` copies into
+  the sheet's `<sheetData>`;
+* `_check_dimensions(row, col)` records the used range (`dim_rowmax`, ...), from which the
+  `<dimension ref>` is written.
+
+`check_internals` fails loudly (RuntimeError naming the installed version) when an xlsxwriter
+upgrade changes any of this, instead of writing a silently broken file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import xlsxwriter
+from xlsxwriter.worksheet import Worksheet
+
+from .sheetxml import RenderedRows
+
+REQUIRED_METHODS = ("_write_single_row", "_check_dimensions")
+REQUIRED_STATE = ("previous_row", "row_data_fh", "table", "dim_rowmax", "constant_memory")
+
+
+def check_internals(sheet: Worksheet) -> None:
+    """RuntimeError unless `sheet` is a constant_memory worksheet with the internals used."""
+    missing = [n for n in REQUIRED_METHODS if not callable(getattr(sheet, n, None))]
+    missing += [n for n in REQUIRED_STATE if not hasattr(sheet, n)]
+    if missing:
+        raise RuntimeError(
+            f"xlsxwriter {xlsxwriter.__version__} lacks the internals the bulk row writer uses "
+            f"({', '.join(missing)}); pin xlsxwriter to the range in requirements.txt"
+        )
+    fh: Any = sheet.row_data_fh
+    if not sheet.constant_memory or fh is None or sheet.row_data_fh_closed:
+        raise RuntimeError("bulk rows need an open constant_memory worksheet")
+    if fh.encoding.replace("-", "").lower() != "utf8" or not hasattr(fh, "buffer"):
+        raise RuntimeError(f"unexpected row data file {fh!r}: need UTF-8 text over a buffer")
+
+
+class RowStream:
+    """Writes rendered rows into one worksheet after its (still pending) header row."""
+
+    def __init__(self, sheet: Worksheet, first_row: int) -> None:
+        check_internals(sheet)
+        if sheet.previous_row >= first_row:
+            raise RuntimeError(f"rows before {first_row} are already written")
+        self.sheet = sheet
+        self.first_row = first_row
+        self.last_row = -1
+        # Flush the pending header row exactly as xlsxwriter does when row `first_row` starts.
+        sheet._write_single_row(first_row)
+
+    def write(self, rows: RenderedRows) -> None:
+        """Append a block; blocks must come in row order."""
+        if rows.last_row < 0:
+            return
+        if rows.last_row <= self.last_row:
+            raise RuntimeError("rendered row blocks must come in ascending row order")
+        fh: Any = self.sheet.row_data_fh
+        # The rows are UTF-8 already: write them under the text layer, not through it
+        # (decoding 5 MB into a str and encoding it back costs more than rendering it).
+        fh.flush()
+        rows.write_to(fh.buffer)
+        self.last_row = rows.last_row
+
+    def close(self) -> None:
+        """Record the used range and mark every row as written, so that xlsxwriter's own
+        bookkeeping (the `<dimension>`, later writes, close) carries on from here."""
+        if self.last_row < 0:
+            return
+        self.sheet._check_dimensions(self.last_row, 0)
+        self.sheet.previous_row = self.last_row
+        self.sheet.table.clear()
