@@ -75,3 +75,13 @@ class RowStream:
         self.sheet._check_dimensions(self.last_row, 0)
         self.sheet.previous_row = self.last_row
         self.sheet.table.clear()
+
+
+def package_in_memory(workbook: xlsxwriter.Workbook) -> None:
+    """Have `close()` assemble the package's XML parts in memory rather than in ~10 temp
+    files per workbook (creating and deleting them cost more than writing a small sheet).
+    Setting `in_memory` after the sheets are written keeps their constant_memory streaming;
+    only packaging changes, so use it for small workbooks (the sheet XML is held whole)."""
+    if not hasattr(workbook, "in_memory"):
+        raise RuntimeError(f"xlsxwriter {xlsxwriter.__version__} has no Workbook.in_memory")
+    workbook.in_memory = True

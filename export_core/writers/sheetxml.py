@@ -176,9 +176,13 @@ def _datetime_serial(value: pl.Expr) -> pl.Expr:
     """xlsxwriter's serial of a datetime cut to whole seconds (floor, like replace())."""
     seconds = value.dt.epoch("us").floordiv(1_000_000) + EPOCH_SECONDS
     days = seconds.floordiv(86_400)
-    serial = days.cast(pl.Float64) + (seconds - days * 86_400).cast(pl.Float64) / 86_400.0
+    whole_days = days.cast(pl.Float64)
+    # Divided by a column, not by the scalar 86400.0: polars turns division by a scalar into
+    # multiplication by its reciprocal, which is off by one ulp for a third of all times.
+    day_seconds = (days * 0 + 86_400).cast(pl.Float64)
+    serial = whole_days + (seconds - days * 86_400).cast(pl.Float64) / day_seconds
     # xlsxwriter subtracts a day for datetimes on 1900-01-01 (its time-only workaround).
-    serial = pl.when(days == 1).then(serial - 1).otherwise(serial)
+    serial = pl.when(days == 1).then(serial - whole_days).otherwise(serial)
     return pl.when(serial > LEAP_BUG_AFTER).then(serial + 1).otherwise(serial)
 
 
