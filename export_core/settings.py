@@ -37,6 +37,15 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
     return value
 
 
+def _bool(env: dict[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"{name} must be 1 or 0, got {raw!r}")
+
+
 def _secret_key(data_dir: Path, configured: str) -> str:
     """The configured secret, else one generated once and kept in the data dir, so that every
     worker (and every restart) agrees on it."""
@@ -76,8 +85,11 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     secret_key: str = field(default="", repr=False)
     signed_url_ttl_seconds: int = 900
+    signing_key: str = field(default="", repr=False)  # for signed download links; "" = secret_key
     cache_redis_url: str = ""
     ui_users: str = field(default="", repr=False)
+    ui_session_hours: float = 8.0  # idle lifetime of a UI login (sliding)
+    secure_cookies: bool = False  # Secure flag on the UI session cookie (HTTPS deployments)
     log_level: str = "INFO"
 
     @property
@@ -115,7 +127,10 @@ class Settings:
             allowed_origins=origins,
             secret_key=_secret_key(data_dir, e.get("YBB_SECRET_KEY", "").strip()),
             signed_url_ttl_seconds=_int(e, "YBB_SIGNED_URL_TTL_SECONDS", 900, 1),
+            signing_key=e.get("YBB_SIGNING_KEY", "").strip(),
             cache_redis_url=e.get("CACHE_REDIS_URL", "").strip(),
             ui_users=e.get("YBB_UI_USERS", "").strip(),
+            ui_session_hours=_float(e, "YBB_UI_SESSION_HOURS", 8.0),
+            secure_cookies=_bool(e, "YBB_SECURE_COOKIES"),
             log_level=e.get("YBB_LOG_LEVEL", "INFO").strip().upper() or "INFO",
         )

@@ -15,6 +15,7 @@ from .context import EXTENSION, ApiContext
 from .errors import handle_http_exception
 from .hooks import install_hooks
 from .routes_exports import bp as exports_bp
+from .routes_links import bp as links_bp
 from .routes_meta import bp as meta_bp
 
 CLEANUP_LOCK_NAME = "cleanup.lock"
@@ -36,6 +37,7 @@ def register_api(server: flask.Flask, settings: Settings) -> None:
     # Flask enforces this on Content-Length and on streamed (chunked) bodies alike.
     server.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     server.register_blueprint(exports_bp)
+    server.register_blueprint(links_bp)
     server.register_blueprint(meta_bp)
     server.register_error_handler(HTTPException, handle_http_exception)
     install_hooks(server, settings, scheduler.ensure_started)

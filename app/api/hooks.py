@@ -15,6 +15,7 @@ import flask
 from export_core.settings import Settings
 
 from .errors import error_response, is_api_path
+from .signing import check_signature, signature_applies
 
 log = logging.getLogger("ybb.access")
 
@@ -72,18 +73,7 @@ def install_hooks(server: flask.Flask, settings: Settings, on_first_request: obj
             return None
         if flask.request.method == "OPTIONS":
             return flask.Response(status=204)
-        if (
-            settings.api_key
-            and needs_key(path)
-            and not key_matches(settings.api_key, presented_key())
-        ):
-            return error_response(
-                401,
-                "Missing or wrong API key: send it in X-API-Key or Authorization: Bearer",
-                "UNAUTHORIZED",
-                headers={"WWW-Authenticate": 'Bearer realm="ybb"'},
-            )
-        return None
+        return _authorise(settings, path)
 
     @server.after_request
     def _finish(resp: flask.Response) -> flask.Response:
@@ -93,6 +83,7 @@ def install_hooks(server: flask.Flask, settings: Settings, on_first_request: obj
             resp.headers["X-Served-By"] = str(os.getpid())
         if is_api_path(flask.request.path):
             _cors(resp, settings)
+            _security_headers(resp)
         started = flask.g.get("started", time.perf_counter())
         log.info(
             "method=%s path=%s status=%d duration_ms=%.1f request_id=%s export_id=%s",
@@ -104,6 +95,34 @@ def install_hooks(server: flask.Flask, settings: Settings, on_first_request: obj
             flask.g.get("export_id") or "-",
         )
         return resp
+
+
+def _authorise(settings: Settings, path: str) -> flask.Response | None:
+    """None when the request may go on. A download (GET/HEAD) carrying signed-link parameters
+    is judged by them alone (valid: allowed without the key; expired or tampered: 403);
+    otherwise the API key, when one is configured, is required."""
+    req = flask.request
+    if signature_applies(req.method, path, req.args):
+        check = check_signature(settings, path, req.args)
+        if check.ok:
+            flask.g.signed_link = True
+            return None
+        return error_response(403, check.reason, check.code)
+    if settings.api_key and needs_key(path) and not key_matches(settings.api_key, presented_key()):
+        return error_response(
+            401,
+            "Missing or wrong API key: send it in X-API-Key or Authorization: Bearer",
+            "UNAUTHORIZED",
+            headers={"WWW-Authenticate": 'Bearer realm="ybb"'},
+        )
+    return None
+
+
+def _security_headers(resp: flask.Response) -> None:
+    # Export JSON and files hold personal data: no caching by browsers or proxies, no sniffing.
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers.setdefault("Cache-Control", "no-store")
+    resp.headers.setdefault("Referrer-Policy", "no-referrer")
 
 
 def _cors(resp: flask.Response, settings: Settings) -> None:

@@ -10,6 +10,7 @@ from export_core.settings import SERVICE_NAME, SERVICE_VERSION, Settings
 
 from . import openapi_schemas as S
 from .body import IDEMPOTENCY_KEY_RE, MAX_NAME_CHARS
+from .signing import MAX_TTL_SECONDS
 
 JSON = "application/json"
 EXPORT_ID = {
@@ -106,10 +107,50 @@ def _export_ops(settings: Settings, catalog: Catalog) -> dict[str, Any]:
     return paths
 
 
+SIGNED_LINK_PARAMS = [
+    {
+        "name": "expires",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"},
+        "description": "Signed links only: expiry (unix seconds). See /signed-links.",
+    },
+    {
+        "name": "signature",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "Signed links only: HMAC-SHA256 (base64url). Valid -> no API key needed.",
+    },
+]
+
+
+def _signed_links_op() -> dict[str, Any]:
+    ttl = {
+        "name": "ttl_seconds",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_TTL_SECONDS},
+    }
+    body = {"type": "object", "properties": {"ttl_seconds": ttl["schema"]}}
+    return {
+        "/api/ybb/export/{export_id}/signed-links": {
+            "post": _op(
+                "Signed, expiring download links (no API key needed to use them)",
+                {"200": _ok("SignedLinks", "Links to every file."), **_errors(400, 404, 413)},
+                operationId="signed_links",
+                parameters=[EXPORT_ID, ttl],
+                requestBody={"required": False, "content": {JSON: {"schema": body}}},
+            )
+        }
+    }
+
+
 def _export_id_ops(prefix: str, alias: bool) -> dict[str, Any]:
     tag = "_alias" if alias else ""
     download = {"description": "The file, streamed.", "content": FILE_CONTENT}
     batch = {"name": "n", "in": "path", "required": True, "schema": {"type": "integer"}}
+    signed = [EXPORT_ID, *SIGNED_LINK_PARAMS]
     paths: dict[str, Any] = {
         f"{prefix}/{{export_id}}/status": {
             "get": _op(
@@ -122,25 +163,25 @@ def _export_id_ops(prefix: str, alias: bool) -> dict[str, Any]:
         f"{prefix}/{{export_id}}/download": {
             "get": _op(
                 "Download the file (or the ZIP of a multi-file export)",
-                {"200": download, **_errors(404, 409)},
+                {"200": download, **_errors(403, 404, 409)},
                 operationId=f"download{tag}",
-                parameters=[EXPORT_ID],
+                parameters=signed,
             )
         },
         f"{prefix}/{{export_id}}/download/zip": {
             "get": _op(
                 "Download the ZIP archive",
-                {"200": download, **_errors(404, 409)},
+                {"200": download, **_errors(403, 404, 409)},
                 operationId=f"download_zip{tag}",
-                parameters=[EXPORT_ID],
+                parameters=signed,
             )
         },
         f"{prefix}/{{export_id}}/download/batch/{{n}}": {
             "get": _op(
                 "Download one batch file",
-                {"200": download, **_errors(404, 409)},
+                {"200": download, **_errors(403, 404, 409)},
                 operationId=f"download_batch{tag}",
-                parameters=[EXPORT_ID, batch],
+                parameters=[*signed, batch],
             )
         },
     }
@@ -219,6 +260,7 @@ def build_openapi(settings: Settings, catalog: Catalog) -> dict[str, Any]:
         **_export_ops(settings, catalog),
         **_export_id_ops("/api/ybb/export", alias=False),
         **_export_id_ops("/api/export", alias=True),
+        **_signed_links_op(),
         **_other_ops(catalog),
     }
     doc: dict[str, Any] = {

@@ -9,6 +9,7 @@ from export_core.catalog import FIELD_KINDS, Catalog
 ERROR_TEXT = {
     400: "Invalid request (body, fields or parameters); the message says what to fix.",
     401: "Missing or wrong API key.",
+    403: "Signed download link malformed, tampered with, expired, or used on another route.",
     404: "Unknown or expired export, batch, or data type.",
     409: "The export (or the first request with this Idempotency-Key) is still processing.",
     413: "Request body larger than the configured limit.",
@@ -152,6 +153,22 @@ def _exports() -> dict[str, Any]:
     }
 
 
+def _signed_links() -> dict[str, Any]:
+    link = {"type": "string", "description": "Download path with ?expires=...&signature=..."}
+    batch = _obj({"batch_number": {"type": "integer", "minimum": 1}, "download_url": link})
+    return _obj(
+        {
+            "export_id": STR,
+            "state": {"enum": ["processing", "completed", "failed"]},
+            "ttl_seconds": {"type": "integer", "minimum": 1},
+            "expires_at": {"type": "string", "format": "date-time"},
+            "download_url": link,
+            "zip_download_url": {**link, "type": ["string", "null"]},
+            "individual_files": {"type": "array", "items": batch},
+        }
+    )
+
+
 def component_schemas(catalog: Catalog) -> dict[str, Any]:
     """Every named schema the paths refer to."""
     types = list(catalog.types)
@@ -178,6 +195,7 @@ def component_schemas(catalog: Catalog) -> dict[str, Any]:
         ),
         "Deleted": _success(data=_obj({"export_id": STR, "deleted": {"const": True}})),
         "Cleanup": _success(data=_obj({"removed": INT})),
+        "SignedLinks": _success(data=_signed_links()),
         "Template": _template(),
         "Templates": _success(
             data={

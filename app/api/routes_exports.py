@@ -26,6 +26,7 @@ bp.register_error_handler(Exception, handle_any)
 ALIAS = "/api/export"  # the seed's example download URLs
 MAX_PAGE = 200
 MAX_BATCH = 1_000_000
+PAGE_ARG_RE = re.compile(r"^[0-9]{1,12}$")
 EXPORT_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -140,7 +141,9 @@ def _page_arg(name: str, default: int, low: int, high: int) -> int:
     raw = flask.request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # ASCII digits, bounded length: str.isdigit() accepts "²" (int() then raises) and int()
+    # refuses strings over 4,300 digits - both were 500s.
+    if not PAGE_ARG_RE.match(raw) or not low <= int(raw) <= high:
         raise ValidationError(
             f"'{name}' must be an integer from {low} to {high}",
             details={"field": name, "minimum": low, "maximum": high},
