@@ -11,9 +11,10 @@ from .model import WrittenArchive
 # and saves under 1% (notes/performance.md). CSV is plain text and shrinks to about a third.
 STORED_SUFFIXES = frozenset({".xlsx", ".zip"})
 # Measured on 25 csv batches of 2,000 participants (complete, 12.3 MB): level 1 took 0.20 s
-# for 26.9% of the size, level 6 0.75 s for 20.2%, level 9 0.89 s for 20.1%. Level 6: a
-# quarter fewer bytes to store and download, for half a second once at the 50,000-record limit.
-DEFLATE_LEVEL = 6
+# for 26.9% of the size, level 6 0.75 s for 20.2%, level 9 0.89 s for 20.1%. Level 1: the
+# 50,000-row CSV export's whole budget is half a second and level 6 alone would spend more
+# than that (about 1 s through the API under load); the ZIP is a third bigger for it.
+DEFLATE_LEVEL = 1
 
 
 def compress_type_for(member: Path) -> int:

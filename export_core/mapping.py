@@ -41,7 +41,10 @@ _PARSED_KINDS = frozenset({"integer", "money", "date", "datetime"})
 _LABEL_KINDS = frozenset({"status", "boolean"})
 _FORMULA_PATTERN = r"^[=+\-@\t\r]"
 _MAX_EXACT_INT = 2**53  # beyond this a float-spelled integer ("1e20") is not exact
-_FAST_FORMATS = ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%d")
+# The forms tried on every value: the platform's own. Each is a full pass over the column
+# (fractional-second formats cost three times an exact one), so anything else is left to
+# `_reparse_dates`, which runs the full grammar on just the values these missed.
+_FAST_FORMATS = {"datetime": ("%Y-%m-%d %H:%M:%S",), "date": ("%Y-%m-%d",)}
 _CURRENCY_PATTERN = r"^([-+]?)\s*(?:US\$|\$|€|£|Rp\.?|IDR|USD)?\s*"
 _THOUSANDS_PATTERN = r"^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$"
 _UNKNOWN_CODE_CHARS = 200  # a code's key in the report is cut to this length
@@ -110,9 +113,9 @@ def _strptime_forms(t: pl.Expr, formats: Sequence[str]) -> pl.Expr:
     )
 
 
-def _parse_datetime_fast(t: pl.Expr) -> pl.Expr:
-    """The common zone-less forms, by plain strptime (cheap even where it fails)."""
-    return _strptime_forms(t, _FAST_FORMATS)
+def _parse_datetime_fast(t: pl.Expr, kind: str) -> pl.Expr:
+    """The common zone-less form of `kind`, by exact strptime (cheap even where it fails)."""
+    return _strptime_forms(t, _FAST_FORMATS[kind])
 
 
 def _parse_datetime(t: pl.Expr) -> pl.Expr:
@@ -167,7 +170,7 @@ def _value_expr(column: Column, src: pl.Expr, catalog: Catalog) -> pl.Expr:
         return _parse_integer(t)
     if column.kind == "money":
         return _parse_money(t)
-    parsed = _parse_datetime_fast(t)
+    parsed = _parse_datetime_fast(t, column.kind)
     return parsed.dt.date() if column.kind == "date" else parsed
 
 

@@ -11,13 +11,14 @@ the separator, a quote or a line break, and quotes inside are doubled."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
 import polars as pl
 
 from ..catalog import Column
-from ..model import FORMULA_PREFIXES, ExportOptions, MappedFrame, raw_column
+from ..model import ExportOptions, MappedFrame, raw_column
 
 format = "csv"  # the Writer protocol's attribute name
 extension = "csv"
@@ -25,12 +26,13 @@ media_type = "text/csv; charset=utf-8"
 
 DATE_FORMAT = "%Y-%m-%d"
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+_FORMULA_START = r"^[=+\-@\t\r]"  # FORMULA_PREFIXES as one anchored character class
+PREPARED_PREFIX = "\x00csv:"  # names of the columns `prepare` built
 
 
 def neutralise(text: pl.Expr) -> pl.Expr:
     """Prefix formula-like text with an apostrophe (spreadsheet formula injection guard)."""
-    risky = pl.any_horizontal([text.str.starts_with(p) for p in FORMULA_PREFIXES])
-    return pl.when(risky).then(pl.lit("'") + text).otherwise(text)
+    return pl.when(text.str.contains(_FORMULA_START)).then(pl.lit("'") + text).otherwise(text)
 
 
 def _money_text(series: pl.Series) -> pl.Series:
@@ -69,12 +71,59 @@ def _output_column(column: Column, frame: pl.DataFrame) -> pl.Series:
     return text.select(pl.coalesce("typed", neutralise(pl.col("raw")))).to_series()
 
 
+def _needs_text(column: Column, frame: pl.DataFrame) -> bool:
+    """Whether a typed column must be written as text (raw values or NaN/inf present)."""
+    series = frame.get_column(column.field)
+    raw_name = raw_column(column.field)
+    if raw_name in frame.columns and frame.get_column(raw_name).null_count() < frame.height:
+        return True
+    return series.dtype.is_float() and not series.is_finite().fill_null(True).all()
+
+
+def output_frame(mapped: MappedFrame, frame: pl.DataFrame) -> pl.DataFrame:
+    """The CSV's columns (named by header) for the rows of `frame`: text neutralised, typed
+    values kept typed for polars to format, in one vectorised select; the rare typed column
+    holding raw text or NaN/inf is built as text on its own."""
+    columns = mapped.template.columns
+    special = {c.field for c in columns if frame.schema[c.field] != pl.String}
+    special = {f for f in special if _needs_text(_by_field(columns, f), frame)}
+    exprs = [
+        neutralise(pl.col(c.field)).alias(c.header)
+        if frame.schema[c.field] == pl.String
+        else pl.col(c.field).alias(c.header)
+        for c in columns
+        if c.field not in special
+    ]
+    out = frame.select(exprs) if exprs else pl.DataFrame(height=frame.height)
+    for index, column in enumerate(columns):
+        if column.field in special:
+            out = out.insert_column(index, _output_column(column, frame).alias(column.header))
+    return out
+
+
+def _by_field(columns: tuple[Column, ...], field: str) -> Column:
+    return next(c for c in columns if c.field == field)
+
+
+def prepare(mapped: MappedFrame, bounds: list[tuple[int, int]]) -> MappedFrame:
+    """The CSV columns of several consecutive files' rows, built in one pass (see
+    service._batches_with_rows); `write` recognises them and writes them as they are."""
+    begin, end = bounds[0][0], bounds[-1][1]
+    out = output_frame(mapped, mapped.frame.slice(begin, end - begin))
+    prepared = out.rename({c: PREPARED_PREFIX + c for c in out.columns})
+    return dataclasses.replace(mapped, frame=prepared)
+
+
 def write(mapped: MappedFrame, start: int, stop: int, path: Path, options: ExportOptions) -> None:
     """Write rows [start, stop) of `mapped` to the CSV file `path`."""
     stop = min(stop, mapped.height)
     start = max(0, min(start, stop))
     frame = mapped.frame.slice(start, stop - start)
-    out = pl.DataFrame([_output_column(c, frame).alias(c.header) for c in mapped.template.columns])
+    headers = [PREPARED_PREFIX + c.header for c in mapped.template.columns]
+    if frame.columns == headers:
+        out = frame.rename(dict(zip(headers, mapped.template.headers, strict=True)))
+    else:
+        out = output_frame(mapped, frame)
     out.write_csv(
         path,
         include_bom=options.csv_bom,
