@@ -46,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--chunking", default="auto", help="auto (the seed's rules) or off")
     export.add_argument("--csv-bom", action="store_true", help="start CSV files with a BOM")
     export.add_argument("--json", action="store_true", help="machine-readable output")
+    export.add_argument(
+        "--max-records",
+        type=int,
+        help="allow more records than the catalog's per-request limit (e.g. a 1,000,000-row "
+        "file with --chunking off)",
+    )
     show = sub.add_parser("preview", help="quality report, plan and the first mapped rows")
     show.add_argument("type")
     show.add_argument("input")
@@ -82,7 +88,7 @@ def _export(args: argparse.Namespace) -> int:
     )
     frame = _read(args.input)
     began = time.perf_counter()
-    result = write_export(frame, options, args.out)
+    result = write_export(frame, options, args.out, max_records=args.max_records)
     seconds = time.perf_counter() - began
     if args.json:
         print(json.dumps(_result_dict(result, args.out, seconds), ensure_ascii=False))

@@ -1,0 +1,121 @@
+"""Start the Procfile's web command on a loopback port for benchmarks, and watch worker memory."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def procfile_command() -> str:
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.startswith("web:"):
+            return line.removeprefix("web:").strip()
+    raise RuntimeError("Procfile has no web: line")
+
+
+@contextmanager
+def live_server(data_dir: Path, workers: int = 2, **env: str) -> Iterator[tuple[str, int]]:
+    """Run the Procfile command; yield (base_url, master_pid). Stops it on exit."""
+    port = free_port()
+    full_env = {
+        **os.environ,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": str(workers),
+        "YBB_DATA_DIR": str(data_dir),
+        "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}",
+        **env,
+    }
+    proc = subprocess.Popen(
+        ["bash", "-c", "exec " + procfile_command()],
+        cwd=ROOT,
+        env=full_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"server did not start: {shlex.join(proc.args)}") from None
+                time.sleep(0.2)
+        yield base, proc.pid
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+class WorkerMemoryWatch:
+    """Samples the RSS of each gunicorn worker (and, separately, of its child processes)."""
+
+    def __init__(self, master_pid: int, interval: float = 0.02) -> None:
+        self.master = psutil.Process(master_pid)
+        self.interval = interval
+        self.worker_peak: dict[int, int] = {}
+        self.children_peak: dict[int, int] = {}
+        self.baseline: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _workers(self) -> list[psutil.Process]:
+        # The Procfile runs gunicorn via bash -c exec, so the master is the bash pid itself.
+        return [p for p in self.master.children() if "gunicorn" in " ".join(p.cmdline())]
+
+    def _sample(self) -> None:
+        for worker in self._workers():
+            try:
+                rss = worker.memory_info().rss
+                kids = sum(c.memory_info().rss for c in worker.children(recursive=True))
+            except psutil.Error:
+                continue
+            self.baseline.setdefault(worker.pid, rss)
+            self.worker_peak[worker.pid] = max(self.worker_peak.get(worker.pid, 0), rss)
+            self.children_peak[worker.pid] = max(self.children_peak.get(worker.pid, 0), kids)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            time.sleep(self.interval)
+
+    def __enter__(self) -> WorkerMemoryWatch:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def serving_worker(self) -> int:
+        """The worker whose memory grew the most (the one that served the request)."""
+        return max(self.worker_peak, key=lambda p: self.worker_peak[p] - self.baseline[p])
