@@ -66,7 +66,7 @@ def download(base: str, path: str) -> int:
 def run_workload(base: str, master: int, rows: list[dict[str, Any]], kind: str, template: str,
                  fmt: str, runs: int) -> dict[str, Any]:  # fmt: skip
     body = orjson.dumps({"data": rows, "template": template, "format": fmt})
-    times, worker_peaks, child_peaks = [], [], []
+    times, worker_peaks, child_peaks, starts = [], [], [], []
     for _ in range(runs):
         with WorkerMemoryWatch(master) as watch:
             start = time.perf_counter()
@@ -77,6 +77,9 @@ def run_workload(base: str, master: int, rows: list[dict[str, Any]], kind: str, 
         pid = watch.serving_worker()
         times.append(elapsed)
         worker_peaks.append(watch.worker_peak[pid] / MB)
+        # A worker's RSS never shrinks back (allocators keep freed memory), so the peak of a
+        # later workload includes what earlier ones left: the RSS at the start tells them apart.
+        starts.append(watch.baseline[pid] / MB)
         child_peaks.append(watch.children_peak[pid] / MB)
     files = payload["data"].get("total_files", 1)
     return {
@@ -85,6 +88,7 @@ def run_workload(base: str, master: int, rows: list[dict[str, Any]], kind: str, 
         "min_s": round(min(times), 3),
         "max_s": round(max(times), 3),
         "worker_peak_rss_mb": round(max(worker_peaks), 1),
+        "worker_rss_at_start_mb": round(min(starts), 1),
         "helper_processes_peak_rss_mb": round(max(child_peaks), 1),
         "files": files,
         "body_mb": round(len(body) / MB, 1),
