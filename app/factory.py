@@ -11,6 +11,7 @@ import dash
 import flask
 
 from app.api import register_api
+from app.auth import init_auth
 from app.ui import init_ui, ui_dash_kwargs
 from export_core.settings import SERVICE_NAME, SERVICE_VERSION, Settings
 
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
     server = create_server(settings)
     register_api(server, settings)
+    init_auth(server, settings)  # UI login (YBB_UI_USERS); /api and /health untouched
     app = dash.Dash(
         __name__,
         server=server,

@@ -8,8 +8,9 @@ from typing import Any
 
 import dash
 
+from app.auth import csrf_token, current_user, login_enabled
 from components import data_in, export_run, history, options, preview, runtime
-from components.shell import shell
+from components.shell import account_menu, shell
 from export_core.settings import Settings
 
 log = logging.getLogger("ybb.ui")
@@ -47,10 +48,17 @@ def ui_dash_kwargs(settings: Settings) -> dict[str, Any]:
 def init_ui(app: dash.Dash, settings: Settings) -> None:
     """Set the app shell (navbar + page container), the UI services and every callback."""
     runtime.configure(settings)
-    app.layout = shell()
+    app.layout = signed_in_shell if login_enabled(app.server) else shell()
     for component in (data_in, options, preview, export_run, history):
         component.register_callbacks(app)
     prepare_now(app)
+
+
+def signed_in_shell() -> Any:
+    """The layout per request while login is on: the shell with the user's sign-out form
+    (its CSRF token is per session, so the layout cannot be built once)."""
+    user = current_user()
+    return shell(account_menu(user, csrf_token()) if user else None)
 
 
 def prepare_now(app: dash.Dash) -> None:

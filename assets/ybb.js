@@ -15,6 +15,42 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
                 return [{filename: filename, too_large: size, at: Date.now()}, null];
             }
             return [{filename: filename, contents: contents, at: Date.now()}, null];
+        },
+        // "Read pasted data" -> the paste request; text above the limit (in UTF-8 bytes) is
+        // refused here, so a huge paste never becomes a request the server must turn away.
+        pasteRequest: function (nClicks, text, limit) {
+            if (!nClicks) {
+                return window.dash_clientside.no_update;
+            }
+            text = text || "";
+            var size = text.length;  // UTF-16 units: a lower bound of the UTF-8 size
+            if (limit && size <= limit && size * 3 > limit && window.TextEncoder) {
+                size = new TextEncoder().encode(text).length;
+            }
+            if (limit && size > limit) {
+                return {too_large: size, at: Date.now()};
+            }
+            return {text: text, at: Date.now()};
         }
     }
 });
+
+// When UI login is on and the session ends (expired, signed out in another tab), Dash's
+// requests get 401 with an X-YBB-Login header: go to the sign-in page and come back here
+// afterwards, instead of leaving a page whose callbacks silently fail.
+(function () {
+    if (!window.fetch) {
+        return;
+    }
+    var originalFetch = window.fetch.bind(window);
+    window.fetch = function () {
+        return originalFetch.apply(null, arguments).then(function (response) {
+            var login = response.status === 401 && response.headers.get("X-YBB-Login");
+            if (login && login.charAt(0) === "/" && login.charAt(1) !== "/") {
+                var here = window.location.pathname + window.location.search;
+                window.location.assign(login + "?next=" + encodeURIComponent(here));
+            }
+            return response;
+        });
+    };
+})();

@@ -3,8 +3,6 @@ the server once and kept in the upload cache; the browser keeps only its key and
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 import dash
@@ -12,12 +10,11 @@ import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, dcc, html
 
 from components import runtime
+from components.data_load import decode_upload, load_bytes, too_large_message
 from components.feedback import alert, error_alert
 from components.samples import sample_json, sample_types
 from export_core.catalog import get_catalog
 from export_core.errors import InputError
-from export_core.mapping import detect_export_type
-from export_core.readers import read_any
 
 UPLOAD = "data-upload"
 UPLOAD_REQUEST = "data-upload-request"
@@ -29,6 +26,7 @@ SUMMARY = "data-summary"
 ALERT = "data-alert"
 SUMMARY_TEXT = "data-summary-text"
 SIZE_LIMIT = "data-size-limit"
+PASTE_REQUEST = "data-paste-request"
 LARGE_PASTE_CHARS = 1_000_000  # pasted text above this is cleared once loaded (see below)
 
 
@@ -118,6 +116,7 @@ def layout() -> dbc.Card:
                     ),
                     dcc.Store(id=SUMMARY, storage_type="session"),
                     dcc.Store(id=UPLOAD_REQUEST),
+                    dcc.Store(id=PASTE_REQUEST),
                     dcc.Store(id=SIZE_LIMIT, data=settings.max_upload_bytes),
                     html.Div(id=ALERT, className="mt-3", **{"aria-live": "polite"}),
                     html.Div(id=SUMMARY_TEXT, className="small text-body-secondary"),
@@ -141,94 +140,76 @@ def summary_text(summary: dict[str, Any] | None) -> Any:
     ]
 
 
-def load_bytes(data: bytes, filename: str | None, source: str) -> dict[str, Any]:
-    """Parse `data`, cache the frame and return the summary the browser keeps.
-    Raises InputError (bad or empty input, too many records)."""
-    settings = runtime.get_settings()
-    if len(data) > settings.max_upload_bytes:
-        raise InputError(_too_large_message(len(data), settings.max_upload_bytes))
-    frame = read_any(data, filename)
-    if frame.height == 0:
-        raise InputError("The data contains no records. Add at least one record.")
-    if frame.height > settings.max_records:
-        raise InputError(
-            f"The data has {frame.height:,} records; one export takes at most "
-            f"{settings.max_records:,}. Split it into smaller files."
+def _summary_for(
+    trigger: str | None, upload_request: Any, paste_text: str | None, sample_type: str | None
+) -> dict[str, Any] | None:
+    """The summary for what triggered the load (None: nothing to load); InputError when bad."""
+    limit = runtime.get_settings().max_upload_bytes
+    if trigger == UPLOAD_REQUEST and upload_request:
+        name = str(upload_request.get("filename") or "upload")
+        if upload_request.get("too_large"):
+            raise InputError(too_large_message(upload_request["too_large"], limit, f"file {name}"))
+        return load_bytes(decode_upload(upload_request), name, f"file {name}")
+    if trigger == PASTE_REQUEST and isinstance(upload_request, dict):
+        if upload_request.get("too_large"):
+            raise InputError(too_large_message(upload_request["too_large"], limit, "pasted text"))
+        trigger, paste_text = PASTE_BUTTON, str(upload_request.get("text") or "")
+    if trigger == PASTE_BUTTON:
+        if not (paste_text or "").strip():
+            raise InputError("The text box is empty. Paste JSON or CSV text first.")
+        return load_bytes((paste_text or "").encode("utf-8"), None, "pasted text")
+    if trigger == SAMPLE_BUTTON and sample_type in sample_types():
+        return load_bytes(
+            sample_json(sample_type).encode("utf-8"), "sample.json", f"the {sample_type} sample"
         )
-    key = runtime.get_upload_cache().put_frame(frame)
-    return {
-        "key": key,
-        "rows": frame.height,
-        "columns": frame.columns[:40],
-        "column_count": frame.width,
-        "detected_type": detect_export_type(frame.columns),
-        "source": source,
-    }
+    return None
 
 
-def _too_large_message(size: int, limit: int) -> str:
-    return (
-        f"The file is {size / 1_048_576:.1f} MB; the limit is {limit / 1_048_576:.0f} MB. "
-        "Split it into smaller files."
-    )
-
-
-def decode_upload(request: dict[str, Any]) -> bytes:
-    """The bytes of a dcc.Upload data URL; InputError when it is not one."""
-    contents = request.get("contents") or ""
-    _, _, payload = contents.partition(",")
-    try:
-        return base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError):
-        raise InputError("The uploaded file could not be decoded. Upload it again.") from None
+def _subject(trigger: str | None, request: Any) -> str:
+    """What the alert says could not be read."""
+    if trigger == UPLOAD_REQUEST and isinstance(request, dict):
+        return f"the file {request.get('filename') or 'upload'}"
+    if trigger in (PASTE_BUTTON, PASTE_REQUEST):
+        return "the pasted text"
+    return "your data"
 
 
 def load_data(
-    trigger: str | None, upload_request: Any, paste_text: str | None, sample_type: str | None
+    trigger: str | None, request: Any, paste_text: str | None, sample_type: str | None
 ) -> tuple[Any, Any]:
-    """The callback body: (summary or no_update, alert). Bad input leaves the current data."""
+    """The callback body: (summary or no_update, alert). Bad input leaves the current data.
+    `request` is the upload request (UPLOAD_REQUEST) or the paste request (PASTE_REQUEST)."""
     try:
-        if trigger == UPLOAD_REQUEST and upload_request:
-            if upload_request.get("too_large"):
-                raise InputError(
-                    _too_large_message(
-                        upload_request["too_large"], runtime.get_settings().max_upload_bytes
-                    )
-                )
-            name = upload_request.get("filename") or "upload"
-            summary = load_bytes(decode_upload(upload_request), name, f"file {name}")
-        elif trigger == PASTE_BUTTON:
-            if not (paste_text or "").strip():
-                raise InputError("The text box is empty. Paste JSON or CSV text first.")
-            summary = load_bytes((paste_text or "").encode("utf-8"), None, "pasted text")
-        elif trigger == SAMPLE_BUTTON and sample_type in sample_types():
-            summary = load_bytes(
-                sample_json(sample_type).encode("utf-8"), "sample.json", f"the {sample_type} sample"
-            )
-        else:
-            return dash.no_update, dash.no_update
+        summary = _summary_for(trigger, request, paste_text, sample_type)
     except Exception as exc:  # every failure becomes an alert; unexpected ones are logged
-        return dash.no_update, error_alert(exc, doing="reading your data")
+        subject = _subject(trigger, request)
+        return dash.no_update, error_alert(exc, doing="reading your data", subject=subject)
+    if summary is None:
+        return dash.no_update, dash.no_update
     return summary, alert(
         "Data loaded.", f"{summary['rows']:,} records are ready to preview.", color="success"
     )
 
 
 def release_large_inputs(
-    trigger: str | None, upload_request: Any, paste_text: str | None, *, loaded: bool
-) -> tuple[Any, Any]:
-    """(upload request, paste text) to set after a load: the uploaded file's data URL is dropped
-    once parsed, and a large paste is cleared after it loaded. Megabytes held in the page's
-    state made every later callback of the page (grid paging, export) seconds slower."""
-    upload = None if trigger == UPLOAD_REQUEST and upload_request else dash.no_update
-    large = loaded and trigger == PASTE_BUTTON and len(paste_text or "") > LARGE_PASTE_CHARS
-    return upload, "" if large else dash.no_update
+    trigger: str | None, request: Any, *, loaded: bool
+) -> tuple[Any, Any, Any]:
+    """(upload request, paste request, paste text) to set after a load: the uploaded file's
+    data URL and the paste request's copy of the text are dropped once read, and a large paste
+    is cleared from the text box after it loaded. Megabytes held in the page's state made every
+    later callback of the page (grid paging, export) seconds slower."""
+    mine = isinstance(request, dict)
+    upload = None if trigger == UPLOAD_REQUEST and mine else dash.no_update
+    paste = None if trigger == PASTE_REQUEST and mine else dash.no_update
+    text = str(request.get("text") or "") if paste is None else ""
+    return upload, paste, "" if loaded and len(text) > LARGE_PASTE_CHARS else dash.no_update
 
 
 def register_callbacks(app: dash.Dash) -> None:
     """Attach this component's callbacks to `app`."""
-    # In the browser: refuse files above the limit before sending them, and clear the upload
-    # so that choosing the same file again triggers a new load.
+    # In the browser: refuse files (and pastes) above the limit before sending them, and clear
+    # the upload so that choosing the same file again triggers a new load. A paste travels
+    # only inside its request, so a refused one never reaches the server.
     app.clientside_callback(
         ClientsideFunction(namespace="ybb", function_name="uploadRequest"),
         Output(UPLOAD_REQUEST, "data"),
@@ -238,35 +219,35 @@ def register_callbacks(app: dash.Dash) -> None:
         State(SIZE_LIMIT, "data"),
         prevent_initial_call=True,
     )
+    app.clientside_callback(
+        ClientsideFunction(namespace="ybb", function_name="pasteRequest"),
+        Output(PASTE_REQUEST, "data"),
+        Input(PASTE_BUTTON, "n_clicks"),
+        State(PASTE_TEXT, "value"),
+        State(SIZE_LIMIT, "data"),
+        prevent_initial_call=True,
+    )
 
     @app.callback(
         Output(SUMMARY, "data"),
         Output(ALERT, "children"),
         Output(UPLOAD_REQUEST, "data", allow_duplicate=True),
+        Output(PASTE_REQUEST, "data", allow_duplicate=True),
         Output(PASTE_TEXT, "value"),
         Input(UPLOAD_REQUEST, "data"),
-        Input(PASTE_BUTTON, "n_clicks"),
+        Input(PASTE_REQUEST, "data"),
         Input(SAMPLE_BUTTON, "n_clicks"),
-        State(PASTE_TEXT, "value"),
         State(SAMPLE_TYPE, "value"),
         prevent_initial_call=True,
     )
     def _load(
-        upload_request: Any,
-        _paste: Any,
-        _sample: Any,
-        paste_text: str | None,
-        sample_type: str | None,
-    ) -> tuple[Any, Any, Any, Any]:
+        upload_request: Any, paste_request: Any, _sample: Any, sample_type: str | None
+    ) -> tuple[Any, ...]:
         trigger = str(dash.ctx.triggered_id) if dash.ctx.triggered_id else None
-        summary, message = load_data(trigger, upload_request, paste_text, sample_type)
-        return (
-            summary,
-            message,
-            *release_large_inputs(
-                trigger, upload_request, paste_text, loaded=isinstance(summary, dict)
-            ),
-        )
+        request = paste_request if trigger == PASTE_REQUEST else upload_request
+        summary, message = load_data(trigger, request, None, sample_type)
+        released = release_large_inputs(trigger, request, loaded=isinstance(summary, dict))
+        return summary, message, *released
 
     @app.callback(Output(SUMMARY_TEXT, "children"), Input(SUMMARY, "data"))
     def _summary(summary: dict[str, Any] | None) -> Any:

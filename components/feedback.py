@@ -12,6 +12,7 @@ from dash import html
 from export_core.errors import Busy, ExportError, InputError
 
 log = logging.getLogger("ybb.ui")
+MAX_LINE_CHARS = 400
 
 
 def where_text(error: InputError) -> str:
@@ -27,15 +28,17 @@ def where_text(error: InputError) -> str:
     return ", ".join(parts)
 
 
-def error_alert(error: BaseException, *, doing: str) -> dbc.Alert:
-    """An alert for `error` raised while `doing` (e.g. "reading your data")."""
+def error_alert(error: BaseException, *, doing: str, subject: str = "") -> dbc.Alert:
+    """An alert for `error` raised while `doing` (e.g. "reading your data"); `subject` names
+    what could not be read ("the file people.csv", "the pasted text")."""
     if isinstance(error, InputError):
         where = where_text(error)
-        return alert(
-            f"Could not read your data{' at ' + where if where else ''}.",
-            error.message,
-            "Fix the data and try again.",
-        )
+        title = "Could not read your data"
+        if where:
+            title += f" at {where}" + (f" of {subject}" if subject else "")
+        elif subject:
+            title += f" in {subject}"
+        return alert(f"{title}.", error.message, "Fix the data and try again.")
     if isinstance(error, Busy):
         return alert(
             "The server is busy.",
@@ -54,10 +57,23 @@ def error_alert(error: BaseException, *, doing: str) -> dbc.Alert:
     )
 
 
+def clip(text: str, limit: int = MAX_LINE_CHARS) -> str:
+    """`text` shortened in the middle to about `limit` characters: messages may quote the
+    input (a header name, a value), and a hostile one-line paste must not come back as a
+    megabyte alert; the end (often "... (column 2)") stays readable."""
+    if len(text) <= limit:
+        return text
+    head = limit * 2 // 3
+    return f"{text[:head]} … {text[-(limit - head - 3) :]}"
+
+
 def alert(title: str, *lines: str, color: str = "danger") -> dbc.Alert:
-    """A dismissable alert with a bold title and one paragraph per line."""
+    """A dismissable alert with a bold title and one paragraph per line (each clipped)."""
     return dbc.Alert(
-        [html.Strong(title), *[html.P(line, className="mb-0") for line in lines if line]],
+        [
+            html.Strong(clip(title)),
+            *[html.P(clip(line), className="mb-0") for line in lines if line],
+        ],
         color=color,
         dismissable=True,
         className="mb-2",

@@ -4,6 +4,7 @@ in a child process of the web worker, which then starts a fresh process for the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -73,10 +74,11 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"gunicorn did not answer {url}/health within {START_TIMEOUT_SECONDS}s")
 
 
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app under the real gunicorn (2 workers) on a free loopback port; its base URL."""
-    data_dir = tmp_path_factory.mktemp("ui-live") / "data"
+@contextlib.contextmanager
+def run_gunicorn(data_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """The app under the real gunicorn (2 workers) on a free loopback port with `extra_env`;
+    yields its base URL and always stops it."""
+    data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {
         **os.environ,
@@ -86,6 +88,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "YBB_LOG_LEVEL": "WARNING",
+        "YBB_UI_USERS": "",
+        "YBB_API_KEY": "",
+        **(extra_env or {}),
     }
     log_path = data_dir.parent / "gunicorn.log"
     with open(log_path, "wb") as log:
@@ -114,3 +119,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app under gunicorn with login off and no API key; its base URL."""
+    with run_gunicorn(tmp_path_factory.mktemp("ui-live") / "data") as url:
+        yield url

@@ -130,6 +130,66 @@ def test_invalid_input_shows_where(dash_br: Any, live_server: str) -> None:
     assert severe_logs(dash_br) == []
 
 
+def test_broken_uploads_alert_and_the_page_keeps_working(
+    dash_br: Any, live_server: str, tmp_path: Path
+) -> None:
+    fake = tmp_path / "people.xlsx"
+    fake.write_text("id,first_name\n1,Amina\n", encoding="utf-8")  # text with an .xlsx name
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("id,first_name,last_name\n1,A,B\n2,C,D,E,F\n", encoding="utf-8")
+    open_page(dash_br, live_server + "/")
+    for path, expected in (
+        (fake, "Not a valid .xlsx file"),
+        (empty, "The file empty.csv is empty (0 bytes)"),
+        (ragged, "at line 3 of the file ragged.csv"),
+    ):
+        _upload(dash_br, path)
+        alert = wait_until(
+            lambda expected=expected: (
+                expected in text_of(dash_br, "#data-alert .alert")
+                and text_of(dash_br, "#data-alert .alert")
+            ),
+            f"the alert for {path.name}",
+        )
+        assert "Traceback" not in alert and "Something went wrong" not in alert
+    assert text_of(dash_br, "#plan-text") == ""
+    _load_paste(dash_br, sample_json("ambassadors"))  # a valid paste right after works
+    _plan(dash_br, "25 records -> 1 Excel file")
+    assert "Data loaded." in text_of(dash_br, "#data-alert .alert")
+    assert severe_logs(dash_br) == []
+
+
+def test_huge_single_line_paste_is_refused_in_the_browser(dash_br: Any, live_server: str) -> None:
+    open_page(dash_br, live_server + "/")
+    dash_br.driver.find_element(By.LINK_TEXT, "Paste").click()
+    dash_br.driver.execute_script(
+        _FILL_HUGE, dash_br.find_element("#data-paste-text"), 51 * 1024 * 1024
+    )
+    dash_br.find_element("#data-paste-button").click()
+    alert = wait_until(
+        lambda: (
+            "the limit is 50 MB" in text_of(dash_br, "#data-alert .alert")
+            and text_of(dash_br, "#data-alert .alert")
+        ),
+        "the size alert",
+    )
+    assert "The pasted text is 51.0 MB" in alert
+    _load_paste(dash_br, sample_json("payments"))
+    _plan(dash_br, "25 records -> 1 Excel file")
+    assert severe_logs(dash_br) == []
+
+
+# One line of 51 MB built in the page (sending it over WebDriver would take minutes).
+_FILL_HUGE = """
+const el = arguments[0];
+const text = '[{"id": 1, "note": "' + 'x'.repeat(arguments[1]) + '"}]';
+Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value').set.call(el, text);
+el.dispatchEvent(new Event('input', { bubbles: true }));
+"""
+
+
 def test_6000_rows_progress_zip_and_batches(dash_br: Any, live_server: str, tmp_path: Path) -> None:
     path = tmp_path / "participants.json"
     path.write_text(sample_json("participants", 6000), encoding="utf-8")

@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import dash
 import openpyxl
 import pytest
 from dash.development.base_component import Component
@@ -62,10 +63,11 @@ def test_every_page_renders_with_unique_ids(ui: Settings) -> None:
     client = app.server.test_client()
     for path in ("/", "/exports", "/templates", "/api"):
         assert client.get(path).status_code == 200
-    from pages import export as export_page
-
+    # The page as Dash registered it (importing pages.export here would register it a second
+    # time under another module name, and every later app's router would then refuse).
+    export_page = next(p for p in dash.page_registry.values() if p["path"] == "/")
     for tree in (
-        export_page.layout(),
+        export_page["layout"](),
         history.layout(),
         catalog_view.layout(),
         api_reference.layout(),
@@ -163,7 +165,7 @@ def test_catalog_page_lists_every_template() -> None:
     assert sum(len(t.templates) for t in get_catalog().types.values()) == 8
 
 
-def test_download_links_are_built_in_one_place() -> None:
+def test_download_links_are_built_in_one_place(ui: Settings) -> None:
     assert download_url("abc") == "/api/ybb/export/abc/download"
     assert download_url("abc", "zip") == "/api/ybb/export/abc/download/zip"
     assert download_url("abc", 3) == "/api/ybb/export/abc/download/batch/3"
