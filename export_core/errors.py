@@ -7,7 +7,8 @@ ExportError                      base of everything below
 │   ├── UnknownExportType        no such data type
 │   ├── UnknownTemplate          no such template for the data type
 │   ├── UnknownFormat            no such output format
-│   └── NoDataError              the request carries no records
+│   ├── NoDataError              the request carries no records
+│   └── UnsupportedMediaType     the request body is not declared as JSON
 ├── LimitExceeded                too many records, too large a body or cell count
 ├── NotFound                     unknown or expired export
 │   └── BatchNotFound            a batch number the export does not have
@@ -91,6 +92,12 @@ class NoDataError(ValidationError):
     """The request carries no records to export."""
 
     error_code = "NO_DATA"
+
+
+class UnsupportedMediaType(ValidationError):
+    """The request body is declared as something other than JSON (e.g. a form post)."""
+
+    error_code = "UNSUPPORTED_MEDIA_TYPE"
 
 
 class LimitExceeded(ExportError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from export_core.errors import (
     LimitExceeded,
     NoDataError,
     UnknownFormat,
+    UnsupportedMediaType,
     ValidationError,
 )
 from export_core.model import ExportOptions
@@ -27,6 +29,24 @@ FORMAT_ALIASES = {"excel": "excel", "xlsx": "excel", "csv": "csv"}
 CHUNKING = ("auto", "off")
 MAX_NAME_CHARS = 255
 IDEMPOTENCY_KEY_RE = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
+# Excel has 16,384 columns; a record with more fields is not a spreadsheet row, and 20,000 keys
+# per record only cost memory (fields beyond the template are ignored anyway).
+MAX_FIELDS_PER_RECORD = 16_384
+# Nested values are written as JSON text; deeper than this is not data (and the JSON encoder
+# stops at 255 levels, which was a 500).
+MAX_NESTING = 32
+
+
+def require_json_content_type() -> None:
+    """415 unless the body is declared as JSON (application/json or */*+json). A missing
+    Content-Type is tolerated; form and text/plain posts - what a foreign web page can send
+    without a CORS preflight - are refused."""
+    mimetype = flask.request.mimetype
+    if mimetype and mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"Content-Type must be application/json, not {mimetype[:100]}",
+            details={"field": "Content-Type"},
+        )
 
 
 @dataclass(frozen=True)
@@ -122,6 +142,10 @@ def _name(body: dict[str, Any], field: str) -> str | None:
             f"'{field}' is too long: at most {MAX_NAME_CHARS} characters",
             details={"field": field, "max_length": MAX_NAME_CHARS},
         )
+    if value is not None:
+        # Control and format characters (CR/LF, NUL, bidi overrides such as U+202E that make
+        # "gnp.xlsx" display as "xslx.png") never belong in a file or sheet name.
+        value = "".join(ch for ch in value if unicodedata.category(ch) not in ("Cc", "Cf"))
     return value or None
 
 
@@ -142,12 +166,42 @@ def _records(body: dict[str, Any], max_records: int) -> list[Any]:
                 row=row,
                 details={"field": "data"},
             )
+        _check_record_shape(row, record)
     if len(data) > max_records:
         raise LimitExceeded(
             f"Data exceeds maximum limit of {max_records} records",
             details={"field": "data", "record_count": len(data), "max_records": max_records},
         )
     return data
+
+
+def _check_record_shape(row: int, record: dict[str, Any]) -> None:
+    if len(record) > MAX_FIELDS_PER_RECORD:
+        raise LimitExceeded(
+            f"Record {row} has {len(record)} fields: at most {MAX_FIELDS_PER_RECORD} per record",
+            details={"row": row, "max_fields": MAX_FIELDS_PER_RECORD},
+        )
+    for name, value in record.items():
+        if isinstance(value, (list, dict)) and _too_deep(value):
+            raise InputError(
+                f"Record {row} field '{name[:100]}' is nested more than {MAX_NESTING} levels deep",
+                row=row,
+                column=name[:100],
+                details={"max_nesting": MAX_NESTING},
+            )
+
+
+def _too_deep(value: list[Any] | dict[str, Any]) -> bool:
+    """True when `value` nests lists/objects more than MAX_NESTING levels (iterative: no
+    recursion limit to hit, and it stops at the first level too deep)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_NESTING:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (list, dict)))
+    return False
 
 
 def parse_export_request(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import traceback
+from pathlib import Path
 from typing import Any
 
 import flask
@@ -27,6 +29,7 @@ from export_core.errors import (
     UnknownExportType,
     UnknownFormat,
     UnknownTemplate,
+    UnsupportedMediaType,
     ValidationError,
 )
 
@@ -41,6 +44,7 @@ STATUS_BY_ERROR: dict[type[ExportError], int] = {
     UnknownTemplate: 400,
     UnknownFormat: 400,
     NoDataError: 400,
+    UnsupportedMediaType: 415,
     LimitExceeded: 400,  # the seed answers "Data exceeds maximum limit" with 400
     NotFound: 404,
     BatchNotFound: 404,
@@ -122,9 +126,32 @@ def http_error_response(exc: HTTPException) -> flask.Response:
 
 def unexpected_error_response(exc: Exception) -> flask.Response:
     """500 "Export failed: <short reason>", logged with the traceback and request id."""
-    log.exception("event=unexpected_error request_id=%s", _request_id())
+    log.error(
+        "event=unexpected_error request_id=%s error=%s where=%s",
+        _request_id(),
+        _exception_chain(exc),
+        _frames(exc),
+    )
     reason = (str(exc).splitlines() or [""])[0][:120] or type(exc).__name__
     return error_response(500, f"Export failed: {reason}", "INTERNAL_ERROR")
+
+
+def _exception_chain(exc: BaseException) -> str:
+    """Type names of `exc` and its causes - never their messages, which may quote record
+    contents (polars and orjson put the offending value in theirs)."""
+    names, seen = [], set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        names.append(type(current).__qualname__)
+        current = current.__cause__ or current.__context__
+    return "<-".join(names)
+
+
+def _frames(exc: BaseException) -> str:
+    """The traceback as file:line:function hops (no source lines, no values), innermost last."""
+    hops = traceback.extract_tb(exc.__traceback__)[-12:]
+    return ">".join(f"{Path(h.filename).name}:{h.lineno}:{h.name}" for h in hops)
 
 
 def _request_id() -> str:

@@ -25,6 +25,13 @@ CORS_HEADERS = "Content-Type, X-API-Key, Authorization, Idempotency-Key, X-Reque
 CORS_EXPOSE = "X-Request-ID, Retry-After, Content-Disposition, Content-Length"
 
 
+def log_safe(text: str, limit: int = 300) -> str:
+    """`text` for a log line: control characters escaped (a %0A in a URL must not forge a log
+    line), spaces encoded (one token per field), at most `limit` characters."""
+    cleaned = text[:limit].encode("unicode_escape").decode("ascii").replace(" ", "%20")
+    return cleaned + ("..." if len(text) > limit else "")
+
+
 def needs_key(path: str) -> bool:
     """The routes an API key protects (everything under /api; /health stays open)."""
     return is_api_path(path)
@@ -88,7 +95,7 @@ def install_hooks(server: flask.Flask, settings: Settings, on_first_request: obj
         log.info(
             "method=%s path=%s status=%d duration_ms=%.1f request_id=%s export_id=%s",
             flask.request.method,
-            flask.request.path,
+            log_safe(flask.request.path),
             resp.status_code,
             (time.perf_counter() - started) * 1000,
             request_id,

@@ -13,6 +13,7 @@ ERROR_TEXT = {
     404: "Unknown or expired export, batch, or data type.",
     409: "The export (or the first request with this Idempotency-Key) is still processing.",
     413: "Request body larger than the configured limit.",
+    415: "Content-Type is not application/json.",
     422: "Idempotency-Key reused with a different body.",
     429: "Too many exports running at once; see Retry-After.",
 }

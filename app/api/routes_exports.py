@@ -11,11 +11,18 @@ import orjson
 from werkzeug.exceptions import MethodNotAllowed
 
 from export_core import plan, readers
-from export_core.errors import BatchNotFound, ExportError, NoDataError, ValidationError
+from export_core.errors import BatchNotFound, ExportError, NoDataError, NotFound, ValidationError
 from export_core.store import FileSelector, StoredResponse
 from export_core.store.maintenance import cleanup_if_free
 
-from .body import idempotency_key, parse_export_request, parse_json_object, read_body, request_hash
+from .body import (
+    idempotency_key,
+    parse_export_request,
+    parse_json_object,
+    read_body,
+    request_hash,
+    require_json_content_type,
+)
 from .context import ApiContext, api_context
 from .downloads import send_stored_file
 from .errors import export_error_response, handle_any
@@ -30,6 +37,15 @@ PAGE_ARG_RE = re.compile(r"^[0-9]{1,12}$")
 EXPORT_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
+def checked_export_id(export_id: str) -> str:
+    """`export_id` if it is a uuid4-shaped id, else the seed's 404 (without echoing the input,
+    and before it reaches the store or the request log)."""
+    if not EXPORT_ID_RE.match(export_id):
+        raise NotFound("Export not found or expired")
+    flask.g.export_id = export_id
+    return export_id
+
+
 def json_response(payload: dict[str, Any], status: int = 200) -> flask.Response:
     """orjson-encoded JSON response."""
     return flask.Response(orjson.dumps(payload), status=status, mimetype="application/json")
@@ -41,6 +57,7 @@ def create_export(export_type: str) -> flask.Response:
     ctx = api_context()
     if EXPORT_ID_RE.match(export_type):  # /api/ybb/export/<id> only knows DELETE
         raise MethodNotAllowed(valid_methods=["DELETE", "OPTIONS"])
+    require_json_content_type()
     body = parse_json_object(read_body(ctx.settings.max_body_bytes))
     key = idempotency_key()
     if key is None:
@@ -94,13 +111,11 @@ def _create(ctx: ApiContext, export_type: str, body: dict[str, Any]) -> flask.Re
 @bp.get(f"{ALIAS}/<export_id>/status", endpoint="export_status_alias")
 def export_status(export_id: str) -> flask.Response:
     """The export's seed status fields plus state and progress."""
-    flask.g.export_id = export_id
-    return json_response(status_payload(api_context().store.get(export_id)))
+    return json_response(status_payload(api_context().store.get(checked_export_id(export_id))))
 
 
 def _download(export_id: str, which: FileSelector) -> flask.Response:
-    flask.g.export_id = export_id
-    return send_stored_file(api_context().store.open_file(export_id, which))
+    return send_stored_file(api_context().store.open_file(checked_export_id(export_id), which))
 
 
 @bp.get("/api/ybb/export/<export_id>/download")
@@ -132,8 +147,7 @@ def delete_export(export_id: str) -> flask.Response:
     ctx = api_context()
     if export_id in ctx.catalog.types:  # /api/ybb/export/<type> only knows POST
         raise MethodNotAllowed(valid_methods=["POST", "OPTIONS"])
-    flask.g.export_id = export_id
-    ctx.store.delete(export_id)
+    ctx.store.delete(checked_export_id(export_id))
     return json_response({"status": "success", "data": {"export_id": export_id, "deleted": True}})
 
 

@@ -16,7 +16,7 @@ from .body import parse_json_object, read_body
 from .context import api_context
 from .errors import handle_any
 from .presenters import export_url
-from .routes_exports import json_response
+from .routes_exports import checked_export_id, json_response
 from .signing import MAX_TTL_SECONDS, signed_path_until
 
 bp = flask.Blueprint("ybb_links", __name__)
@@ -48,9 +48,8 @@ def _ttl(default: int) -> int:
 def signed_links(export_id: str) -> flask.Response:
     """Signed links to every file of the export (the main download, the ZIP, each batch)."""
     ctx = api_context()
-    flask.g.export_id = export_id
     ttl = _ttl(ctx.settings.signed_url_ttl_seconds)
-    record = ctx.store.get(export_id)  # 404 envelope for unknown / expired ids
+    record = ctx.store.get(checked_export_id(export_id))  # 404 for unknown / expired ids
     expires = int(time.time()) + ttl
 
     def sign(suffix: str) -> str:

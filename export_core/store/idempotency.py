@@ -2,15 +2,26 @@
 
 A key row is claimed ("processing") by the first request, then holds that request's response
 ("done") until it expires with the export. A claim whose owner process died, or that is older
-than the longest an export may run, is taken over so a crashed worker cannot block a key."""
+than the longest an export may run, is taken over so a crashed worker cannot block a key; so is
+a remembered answer whose export has failed since (async job failure, dead worker)."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 
 from ..errors import IdempotencyConflict, IdempotencyInProgress
 from . import StoredResponse
 from .db import Database, current_owner, owner_is_dead
+
+
+def _export_failed(conn: sqlite3.Connection, export_id: str | None) -> bool:
+    """True when the remembered answer names an export that has since failed (an async export
+    whose job failed, or whose worker died): the key is released so a retry runs again."""
+    if export_id is None:
+        return False
+    rows = conn.execute("SELECT state FROM exports WHERE export_id = ?", (export_id,)).fetchall()
+    return bool(rows) and rows[0]["state"] == "failed"
 
 
 class IdempotencyKeys:
@@ -34,10 +45,10 @@ class IdempotencyKeys:
                         "use a new key for a new request",
                         details={"idempotency_key": key},
                     )
-                if row["state"] == "done":
+                if row["state"] == "done" and not _export_failed(conn, row["export_id"]):
                     return StoredResponse(row["status_code"], row["response"], row["export_id"])
                 stale = now - row["created_at"] > self.stale_after_seconds
-                if not stale and not owner_is_dead(row["owner"]):
+                if row["state"] != "done" and not stale and not owner_is_dead(row["owner"]):
                     raise IdempotencyInProgress(
                         "A request with this Idempotency-Key is still being processed; "
                         "retry in a few seconds",

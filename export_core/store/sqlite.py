@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
@@ -39,11 +40,15 @@ PROGRESS_MIN_INTERVAL = 0.25  # seconds between progress writes to the row
 ORPHAN_GRACE_SECONDS = 60.0
 INTERRUPTED = "Export interrupted: the server restarted"
 NOT_FOUND = "Export not found or expired"
+WRITE_FAILED = "Could not write export files"
 
 
 def _short_reason(exc: BaseException) -> str:
     if isinstance(exc, ExportError):
         return exc.message
+    if isinstance(exc, OSError):  # no server paths in a status a client reads
+        detail = exc.strerror or (str(exc.args[0]) if exc.args else type(exc).__name__)
+        return f"{WRITE_FAILED}: {detail}"
     text = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
     return text[:200]
 
@@ -130,6 +135,8 @@ class SQLiteStore:
         except BaseException as exc:
             self._mark_failed(export_id, _short_reason(exc))
             shutil.rmtree(partial, ignore_errors=True)
+            if isinstance(exc, OSError):  # the store's own mkdir / rename
+                raise StorageError(_short_reason(exc)) from exc
             raise
         finally:
             self.leases.untrack(export_id)
@@ -206,10 +213,18 @@ class SQLiteStore:
         row = self.db.read_one("SELECT * FROM exports WHERE export_id = ?", (export_id,))
         if row is None or row["expires_at"] <= self.clock():
             raise NotFound(NOT_FOUND, details={"export_id": export_id})
-        if row["state"] == "processing" and row["heartbeat_at"] < time.time() - self.lease_seconds:
+        if row["state"] == "processing" and self._owner_gone(row):
             self.recover_interrupted()
             return self._fetch(export_id)
         return row_to_record(row)
+
+    def _owner_gone(self, row: sqlite3.Row) -> bool:
+        """The processing row's lease ran out, or its owner is a dead process on this host
+        (a SIGKILLed worker is noticed at the next read, from any worker, not a lease later)."""
+        if row["export_id"] in self.leases.mine():
+            return False
+        stale = row["heartbeat_at"] < time.time() - self.lease_seconds
+        return stale or owner_is_dead(row["owner"])
 
     def list(self, *, limit: int = 50, offset: int = 0) -> tuple[list[ExportRecord], int]:
         """Recent exports, newest first, and the total count (expired ones excluded)."""
@@ -308,6 +323,7 @@ class SQLiteStore:
     def claim_idempotency_key(self, key: str, request_hash: str) -> StoredResponse | None:
         """See ExportStore.claim_idempotency_key."""
         self._ready()
+        self.recover_interrupted()  # a key whose export died with its worker is free again
         return self.keys.claim(key, request_hash)
 
     def remember_response(self, key: str, response: StoredResponse) -> None:

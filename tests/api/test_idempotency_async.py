@@ -138,7 +138,33 @@ def test_async_failure_shows_in_status(
     data = post(client, {"data": participants(3), "async": True}).get_json()["data"]
     done = wait_for_state(client, data["status_url"])
     assert done["state"] == "failed"
-    assert done["error"] == "OSError: disk full"
+    assert done["error"] == "Could not write export files: disk full"
     resp = client.get(f"/api/ybb/export/{data['export_id']}/download")
     body = assert_error_envelope(resp, 404)
     assert "disk full" in body["message"]
+
+
+def test_failed_async_export_releases_its_key(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from export_core import service
+
+    real = service.write_export
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("disk full")
+
+    body = {"data": participants(3), "async": True}
+    monkeypatch.setattr("export_core.service.write_export", broken)
+    first = post(client, body, key="retry-after-failure").get_json()["data"]
+    assert wait_for_state(client, first["status_url"])["state"] == "failed"
+    monkeypatch.setattr("export_core.service.write_export", real)
+    retry = post(client, body, key="retry-after-failure")
+    assert retry.status_code == 202 and "Idempotent-Replayed" not in retry.headers
+    second = retry.get_json()["data"]
+    assert second["export_id"] != first["export_id"]
+    assert wait_for_state(client, second["status_url"])["state"] == "completed"
+    # ... and from now on the key replays the successful answer
+    again = post(client, body, key="retry-after-failure")
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json()["data"]["export_id"] == second["export_id"]

@@ -3,6 +3,7 @@ after a dead process, expiry, cleanup, orphans, and a download racing cleanup.""
 
 from __future__ import annotations
 
+import errno
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from flask.testing import FlaskClient
 
 from app.api.context import ApiContext
 from export_core import readers
+from export_core.errors import StorageError
 from export_core.model import ExportOptions
 from export_core.settings import Settings
 from export_core.store import open_store
@@ -60,13 +62,15 @@ def test_failed_write_marks_failed_and_removes_files(
     record = store.begin(OPTIONS, 3)
 
     def broken(*args: Any, **kwargs: Any) -> Any:
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device", "/srv/secret/path")
 
     monkeypatch.setattr("export_core.service.write_export", broken)
-    with pytest.raises(OSError):
+    with pytest.raises(StorageError, match="Could not write export files"):
         store.finish(record.export_id, readers.records_to_frame(participants(3)), OPTIONS)
     failed = store.get(record.export_id)
-    assert failed.state == "failed" and failed.error == "OSError: disk full"
+    # the reason, without the server's paths
+    assert failed.state == "failed"
+    assert failed.error == "Could not write export files: No space left on device"
     assert list(settings.exports_dir.iterdir()) == []
 
 
