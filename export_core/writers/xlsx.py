@@ -106,36 +106,51 @@ class _FormatCache:
         return self._formats[key]
 
 
-def _max_len(series: pl.Series) -> int:
-    if series.dtype != pl.String:
-        series = series.cast(pl.String)
-    longest = series.str.len_chars().max()
-    return int(longest) if isinstance(longest, int) else 0
+def _longest(name: str) -> pl.Expr:
+    return pl.col(name).cast(pl.String).str.len_chars().max().alias(name + "\x00len")
 
 
-def _data_width(column: Column, frame: pl.DataFrame) -> int:
-    """Widest display text of one column in `frame`, measured vectorised on the slice."""
-    series = frame.get_column(column.field)
+def _width_exprs(column: Column, columns: Sequence[str]) -> list[pl.Expr]:
+    """The aggregations `_data_width` needs for one column."""
+    name = column.field
     if column.kind in FIXED_WIDTHS:
-        width = FIXED_WIDTHS[column.kind] if series.null_count() < series.len() else 0
+        exprs = [pl.col(name).is_not_null().any().alias(name + "\x00any")]
     elif column.kind == "money":
-        extremes = [v for v in (series.min(), series.max()) if isinstance(v, int | float)]
+        exprs = [
+            pl.col(name).min().alias(name + "\x00min"),
+            pl.col(name).max().alias(name + "\x00max"),
+        ]
+    else:
+        exprs = [_longest(name)]
+    raw_name = raw_column(name)
+    return [*exprs, _longest(raw_name)] if raw_name in columns else exprs
+
+
+def _data_width(column: Column, got: dict[str, Any]) -> int:
+    """Widest display text of one column, from the aggregations of `_width_exprs`."""
+    name = column.field
+    if column.kind in FIXED_WIDTHS:
+        width = FIXED_WIDTHS[column.kind] if got[name + "\x00any"] else 0
+    elif column.kind == "money":
+        extremes = [
+            v for v in (got[name + "\x00min"], got[name + "\x00max"]) if isinstance(v, int | float)
+        ]
         width = max((len(format_money(v)) for v in extremes), default=0)
     else:
-        width = _max_len(series)
-    raw_name = raw_column(column.field)
-    if raw_name in frame.columns:
-        width = max(width, _max_len(frame.get_column(raw_name)))
-    return width
+        width = int(got[name + "\x00len"] or 0)
+    return max(width, int(got.get(raw_column(name) + "\x00len") or 0))
 
 
 def column_widths(mapped: MappedFrame, start: int, stop: int) -> list[int]:
     """Widths in characters for rows [start, stop): header or longest value, plus padding,
-    between MIN_COLUMN_WIDTH and MAX_COLUMN_WIDTH."""
+    between MIN_COLUMN_WIDTH and MAX_COLUMN_WIDTH. Measured in one vectorised pass."""
     frame = mapped.frame.slice(start, max(0, stop - start))
+    columns = mapped.template.columns
+    exprs = [e for column in columns for e in _width_exprs(column, frame.columns)]
+    got = frame.select(exprs).row(0, named=True)
     widths = []
-    for column in mapped.template.columns:
-        text = max(len(column.header), _data_width(column, frame))
+    for column in columns:
+        text = max(len(column.header), _data_width(column, got))
         widths.append(min(max(text + WIDTH_PADDING, MIN_COLUMN_WIDTH), MAX_COLUMN_WIDTH))
     return widths
 
