@@ -1,7 +1,12 @@
 """Writers, one module per format, registered by format name ("excel", "csv").
 
 A writer is anything with `format`, `extension`, `media_type` and `write(...)` — each format
-module satisfies the protocol itself. Adding a format is adding a module and one entry below."""
+module satisfies the protocol itself. Adding a format is adding a module and one entry below.
+
+A writer may also offer `prepare(mapped, bounds) -> MappedFrame`: the service then hands it
+consecutive small batches ([start, stop) each, ~5,000 rows in all) and writes each batch from
+a slice of what it returned, so that vectorised work is done once per group instead of once
+per file (xlsx renders row XML there, csv builds its columns)."""
 
 from __future__ import annotations
 

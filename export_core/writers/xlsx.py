@@ -35,6 +35,8 @@ from ..model import (
 )
 from . import sheetxml
 from .rowstream import RowStream, package_in_memory
+from .xlsxrows import NUMBER_FORMATS, prepared_for, styled_kinds, template_styles
+from .xlsxrows import prepare as prepare  # the writer's optional `prepare` step
 
 format = "excel"  # the Writer protocol's attribute name
 extension = "xlsx"
@@ -53,7 +55,6 @@ HEADER_STYLE: dict[str, Any] = {
     "valign": "vcenter",
     "border": 1,
 }
-NUMBER_FORMATS = {"date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm:ss", "money": "#,##0.00"}
 WORKBOOK_OPTIONS: dict[str, Any] = {
     "constant_memory": True,
     "strings_to_formulas": False,  # "=HYPERLINK(...)" stays text: no formula injection
@@ -155,50 +156,6 @@ def column_widths(mapped: MappedFrame, start: int, stop: int) -> list[int]:
     return widths
 
 
-def _styled_kinds(columns: Sequence[Column]) -> list[str]:
-    """The number-formatted kinds of a template, in order of their first column."""
-    return list(dict.fromkeys(c.kind for c in columns if c.kind in NUMBER_FORMATS))
-
-
-def template_styles(columns: Sequence[Column]) -> sheetxml.CellStyles:
-    """The xf index each number format gets in every workbook of this template: 0 is the
-    default style, 1 the header, then 2, 3, ... in order of first use among the columns.
-    Fixed per template (not per file), so rows rendered once serve every batch file."""
-    indices = {kind: 0 for kind in NUMBER_FORMATS}
-    for index, kind in enumerate(_styled_kinds(columns), start=2):
-        indices[kind] = index
-    return sheetxml.CellStyles(**indices)
-
-
-def _prepared_for(frame: pl.DataFrame, first_row: int) -> bool:
-    """Whether `frame` carries rows `prepare` rendered for sheet rows first_row, ... ."""
-    if sheetxml.XML_COLUMN not in frame.columns or frame.height == 0:
-        return False
-    numbers = frame.get_column(sheetxml.ROW_NUMBER)
-    return bool(numbers[0] == first_row + 1 and numbers[-1] == first_row + frame.height)
-
-
-def prepare(mapped: MappedFrame, bounds: Sequence[tuple[int, int]]) -> MappedFrame:
-    """Render, in one pass, the rows of several consecutive files ([start, stop) each) before
-    they are written: per-call costs are paid once instead of once per small file. Returns
-    the rows from the first start to the last stop, carrying their rendered XML; slice it per
-    file and pass each slice to `write` (which renders itself whatever does not fit)."""
-    begin, end = bounds[0][0], bounds[-1][1]
-    frame = mapped.frame.slice(begin, end - begin)
-    numbers = pl.concat(
-        [
-            (pl.int_range(0, stop - start, dtype=pl.Int64, eager=True) % (EXCEL_MAX_ROWS - 1)) + 2
-            for start, stop in bounds
-        ]
-    )
-    columns = mapped.template.columns
-    try:
-        rendered = sheetxml.render_xml(frame, columns, numbers, template_styles(columns))
-    except sheetxml.UnsupportedColumn:
-        return dataclasses.replace(mapped, frame=frame)
-    return dataclasses.replace(mapped, frame=pl.concat([frame, rendered], how="horizontal"))
-
-
 class _SheetWriter:
     """Adds styled sheets to one workbook and writes typed rows into the current one."""
 
@@ -221,7 +178,7 @@ class _SheetWriter:
         formats = {"money": money, "date": self.date_format, "datetime": self.datetime_format}
         self.header_format._get_xf_index()
         got = {kind: 0 for kind in formats}
-        for kind in _styled_kinds(self.columns):
+        for kind in styled_kinds(self.columns):
             got[kind] = formats[kind]._get_xf_index()
         styles = sheetxml.CellStyles(**got)
         if styles != template_styles(self.columns):
@@ -252,7 +209,7 @@ class _SheetWriter:
         in bulk (sheetxml), BLOCK_ROWS at a time; a column of a dtype only xlsxwriter's own
         per-cell path knows sends the sheet down that path."""
         frame = rows.frame
-        if _prepared_for(frame, first_row):
+        if prepared_for(frame, first_row):
             stream = RowStream(sheet, first_row)
             stream.write(sheetxml.RenderedRows.of(frame))
             stream.close()
