@@ -3,8 +3,10 @@ error envelope: {"status": "error", "message", "error_code", "details"?}."""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import re
 import traceback
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from export_core.errors import (
 )
 
 log = logging.getLogger("ybb.api")
+OS_ERROR_RE = re.compile(r"\(os error (\d{1,4})\)")
 
 STATUS_BY_ERROR: dict[type[ExportError], int] = {
     ExportError: 500,
@@ -61,6 +64,7 @@ HTTP_ERROR_CODES = {
     404: "ROUTE_NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
     413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
 }
 
 
@@ -93,9 +97,30 @@ def error_response(
     return resp
 
 
+def _errno_of(exc: OSError) -> int | None:
+    # polars raises OSError without errno, its message ending "(os error 28)"
+    found = OS_ERROR_RE.search(str(exc))
+    return exc.errno if exc.errno is not None else (int(found[1]) if found else None)
+
+
+def _out_of_space(exc: BaseException) -> bool:
+    """True when an OSError in `exc`'s cause chain says the disk (or quota) is full."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and _errno_of(current) in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def export_error_response(exc: ExportError) -> flask.Response:
-    """The envelope for an engine error (Retry-After for Busy; 5xx prefixed "Export failed")."""
+    """The envelope for an engine error (Retry-After for Busy; 5xx prefixed "Export failed";
+    507 Insufficient Storage when the disk is full)."""
     status = status_for(exc)
+    if isinstance(exc, StorageError) and _out_of_space(exc):
+        status = 507
     message = exc.message if status < 500 else f"Export failed: {exc.message}"
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Busy) else None
     if status >= 500:

@@ -16,6 +16,8 @@ ERROR_TEXT = {
     415: "Content-Type is not application/json.",
     422: "Idempotency-Key reused with a different body.",
     429: "Too many exports running at once; see Retry-After.",
+    500: "Export failed (message says why; no traceback). Retrying may succeed.",
+    507: "Export failed: the data directory is full. Retrying later may succeed.",
 }
 
 STR = {"type": "string"}

@@ -84,7 +84,8 @@ def owner_is_dead(owner: str | None) -> bool:
         return False
     try:
         proc = psutil.Process(int(pid_text))
-        return f"{proc.create_time():.3f}" != started
+        # A SIGKILLed worker stays a zombie until gunicorn's arbiter reaps it: already dead.
+        return f"{proc.create_time():.3f}" != started or proc.status() == psutil.STATUS_ZOMBIE
     except (psutil.NoSuchProcess, ValueError):
         return True
 

@@ -38,7 +38,7 @@ from .leases import Leases
 LEASE_SECONDS = 60.0  # a "processing" row without a heartbeat for this long is dead
 PROGRESS_MIN_INTERVAL = 0.25  # seconds between progress writes to the row
 ORPHAN_GRACE_SECONDS = 60.0
-INTERRUPTED = "Export interrupted: the server restarted"
+INTERRUPTED = "Export interrupted: the server process writing it stopped; retry the export"
 NOT_FOUND = "Export not found or expired"
 WRITE_FAILED = "Could not write export files"
 
