@@ -154,3 +154,28 @@ def test_sigkill_during_sync_export(tmp_path: Path, big_body: dict[str, Any]) ->
         assert "error" in outcome or outcome["resp"].status_code >= 500, outcome
         _assert_failed_and_clean(live, export_id)
         _assert_retry_succeeds(live, big_body, key, export_id)
+
+
+def test_server_killed_and_restarted_with_an_export_in_flight(
+    tmp_path: Path, big_body: dict[str, Any]
+) -> None:
+    data_dir, body = tmp_path / "data", {**big_body, "async": True}
+    live = LiveServer(data_dir, workers=2).start()
+    try:
+        resp = requests.post(f"{live.url}{EXPORT}", json=body, timeout=WAIT)
+        export_id = resp.json()["data"]["export_id"]
+        _wait_writing(live, export_id)
+    finally:  # the whole server dies at once (container killed, host crash)
+        assert live.proc is not None
+        os.killpg(live.proc.pid, signal.SIGKILL)
+        live.proc.wait(timeout=30)
+    assert (data_dir / "exports" / f"{export_id}.partial").exists()
+    with LiveServer(data_dir, workers=2) as restarted:
+        # marked failed on start (the first request starts recovery), partial files removed
+        _wait_until(
+            lambda: not (data_dir / "exports" / f"{export_id}.partial").exists(),
+            "recovery to remove the partial files",
+        )
+        _assert_failed_and_clean(restarted, export_id)
+        listing = requests.get(f"{restarted.url}/api/ybb/exports", timeout=30).json()
+        assert [e["state"] for e in listing["data"]["exports"]] == ["failed"]
