@@ -32,9 +32,13 @@ def log_safe(text: str, limit: int = 300) -> str:
     return cleaned + ("..." if len(text) > limit else "")
 
 
+UI_PAGES = ("/api", "/api/")  # the UI's API documentation page (static, no data)
+
+
 def needs_key(path: str) -> bool:
-    """The routes an API key protects (everything under /api; /health stays open)."""
-    return is_api_path(path)
+    """The routes an API key protects: everything under /api/ except the UI's documentation
+    page at /api itself (the UI's own login guards it); /health stays open."""
+    return is_api_path(path) and path not in UI_PAGES
 
 
 def presented_key() -> str:
