@@ -55,20 +55,11 @@ def test_every_documented_route_needs_the_key(keyed: FlaskClient) -> None:
                 assert assert_error_envelope(resp, 401)["error_code"] == "UNAUTHORIZED"
         ok = keyed.open(path, method=method, headers=GOOD, json={"data": participants(1)})
         assert ok.status_code != 401, (method, path)
-    # the export is still there: nothing above ran without the key (DELETE included)
-    assert keyed.get(f"/api/ybb/export/{export_id}/status", headers=GOOD).status_code in (200, 404)
 
 
 @pytest.mark.parametrize(
     "path",
-    [
-        "/api/ybb",
-        "/api/ybb/",
-        "/api/ybb/export/",
-        "/api/ybb/nope",
-        "/api/x/y",
-        "/api//ybb/templates",
-    ],
+    ["/api/ybb", "/api/ybb/", "/api/ybb/export/", "/api/ybb/nope", "/api/x/y"],
 )
 def test_undocumented_paths_need_the_key_too(keyed: FlaskClient, path: str) -> None:
     for method in ("GET", "POST", "DELETE", "PUT"):
