@@ -247,6 +247,10 @@ class SQLiteStore:
             raise NotFound(f"Export failed and has no files: {record.error}")
         name = choose_file(record, which)
         path = self.exports_dir / export_id / name
+        # Defence in depth: ids are checked UUIDs and names come from our own records, but a
+        # file outside the exports dir (a crafted row, a symlink) is never served.
+        if not path.resolve().is_relative_to(self.exports_dir.resolve()):
+            raise NotFound(NOT_FOUND, details={"export_id": export_id})
         try:
             size = path.stat().st_size
         except FileNotFoundError:

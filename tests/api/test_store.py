@@ -267,3 +267,15 @@ def test_heartbeat_keeps_a_running_export_lease_fresh(settings: Settings) -> Non
         time.sleep(0.05)
     leases.untrack(record.export_id)
     assert record.export_id not in leases.mine()
+
+
+def test_files_outside_the_exports_dir_are_never_served(
+    ctx: ApiContext, client: FlaskClient, tmp_path: Path
+) -> None:
+    data = client.post(EXPORT, json={"data": participants(3)}).get_json()["data"]
+    secret = tmp_path / "outside.txt"
+    secret.write_text("not an export")
+    stored = ctx.settings.exports_dir / data["export_id"] / data["file_name"]
+    stored.unlink()
+    stored.symlink_to(secret)  # e.g. planted by someone with write access to the data dir
+    assert_error_envelope(client.get(data["download_url"]), 404)
