@@ -118,10 +118,13 @@ def test_sigkill_during_async_export(tmp_path: Path, big_body: dict[str, Any]) -
 
 
 def _processing_owner(db: Path) -> tuple[str, int] | None:
-    with sqlite3.connect(db, timeout=10) as conn:
-        rows = conn.execute(
-            "SELECT export_id, owner FROM exports WHERE state = 'processing'"
-        ).fetchall()
+    try:
+        with sqlite3.connect(db, timeout=10) as conn:
+            rows = conn.execute(
+                "SELECT export_id, owner FROM exports WHERE state = 'processing'"
+            ).fetchall()
+    except sqlite3.OperationalError:  # the server is still creating the schema
+        return None
     if not rows:
         return None
     export_id, owner = rows[0]
