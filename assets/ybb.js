@@ -49,6 +49,9 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
             if (login && login.charAt(0) === "/" && login.charAt(1) !== "/") {
                 var here = window.location.pathname + window.location.search;
                 window.location.assign(login + "?next=" + encodeURIComponent(here));
+                // The page is leaving: keep Dash from reporting the refused callback as an
+                // error in the meantime.
+                return new Promise(function () {});
             }
             return response;
         });

@@ -368,3 +368,9 @@ def test_with_an_api_key_the_ui_links_are_signed_and_download(tmp_path: Path) ->
     with client.get(links[0][:-3] + "AAA") as tampered:
         assert tampered.status_code in (401, 403)
     assert download_url(export_id) != download_path(export_id)
+
+
+def test_the_ui_api_page_loads_directly_with_an_api_key(tmp_path: Path) -> None:
+    """The UI's integrator page is exactly /api; the API key guards only /api/... routes."""
+    client = _app(tmp_path, YBB_API_KEY="k3y", users="").server.test_client()
+    assert client.get("/api").status_code == 200
