@@ -102,6 +102,20 @@ class YbbExportClient
         return filesize($path);
     }
 
+    /**
+     * Signed, expiring download links to hand to a browser: they work without the API key, for
+     * one file each, until they expire (default 15 minutes). Returns the API's `data`:
+     * download_url, zip_download_url, individual_files[{batch_number, download_url}],
+     * expires_at. The URLs are paths: prefix them with the service's public base URL.
+     */
+    public function signedLinks($exportId, $ttlSeconds = null)
+    {
+        $path = '/api/ybb/export/' . rawurlencode($exportId) . '/signed-links';
+        $body = $ttlSeconds === null ? null : ['ttl_seconds' => (int) $ttlSeconds];
+        $result = $this->requestJson('POST', $path, $body);
+        return $result['data'];
+    }
+
     private function requestJson($method, $path, $body = null, $idempotencyKey = null)
     {
         $result = $this->send($method, $path, $body, $idempotencyKey, null);

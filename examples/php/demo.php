@@ -46,6 +46,9 @@ try {
     $bytes = $ybb->download($exportId, $target);
     echo "downloaded: {$target}\n";
     echo "file_size: {$bytes}\n";
+    // a link a browser can open without the API key (valid 10 minutes)
+    $links = $ybb->signedLinks($exportId, 600);
+    echo "signed_link: " . rtrim($baseUrl, '/') . $links['download_url'] . "\n";
     exit(0);
 } catch (YbbApiException $e) {
     fwrite(STDERR, "YBB export failed (HTTP {$e->httpCode}): {$e->getMessage()}\n");

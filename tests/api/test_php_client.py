@@ -8,6 +8,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+import requests
 
 from .live_server import ROOT, LiveServer
 
@@ -34,11 +35,25 @@ def test_php_demo_exports_polls_and_downloads(tmp_path: Path) -> None:
             timeout=120,
             env={"YBB_API_KEY": "php-demo-key", "PATH": "/usr/bin:/bin"},
         )
-    assert result.returncode == 0, result.stdout + result.stderr
+        assert result.returncode == 0, result.stdout + result.stderr
+        signed_url = next(
+            line.removeprefix("signed_link:").strip()
+            for line in result.stdout.splitlines()
+            if line.startswith("signed_link:")
+        )
+        fetched = requests.get(signed_url, timeout=30)  # no API key
+        assert fetched.status_code == 200, fetched.text
+        fetched_signed = fetched.content
+        assert requests.get(signed_url.split("?")[0], timeout=30).status_code == 401
     assert "state: completed (100%)" in result.stdout
     path = out_dir / "participants_export.xlsx"
     size_line = next(line for line in result.stdout.splitlines() if line.startswith("file_size:"))
     assert int(size_line.split(":")[1]) == path.stat().st_size
+    link = next(line for line in result.stdout.splitlines() if line.startswith("signed_link:"))
+    signed = link.removeprefix("signed_link:").strip()
+    assert "signature=" in signed and "php-demo-key" not in signed
+    # the signed link is served without the key (fetched while the server still runs, above)
+    assert fetched_signed == path.read_bytes()
     sheet = openpyxl.load_workbook(path).active
     assert [c.value for c in sheet[1]][:3] == ["ID", "Form ID", "First Name"]
     assert sheet["C4"].value == "Zoë"
