@@ -38,6 +38,7 @@ _DIGITS_ONLY = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
 _LONG_DIGIT_RUN = b"0" * 19
 _EXACT_FLOAT_INT = 2**53
 _TEXT_TYPES = frozenset({str, type(None)})
+_MAX_NESTING = 255  # orjson's limit for writing a nested value back as JSON text
 ACCEPTED_EXTENSIONS = (".json", ".csv", ".tsv", ".txt", ".xlsx")
 
 
@@ -83,8 +84,15 @@ def _json_text(value: Any) -> str | None:
     if kind is float:
         return _float_text(value)
     if isinstance(value, dict | list | tuple):
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+        try:
+            return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+        except TypeError:  # orjson refuses nesting deeper than 255 levels
+            raise _TooDeep from None
     return str(value)
+
+
+class _TooDeep(Exception):
+    """A nested value too deep to be kept as JSON text (turned into InputError with its row)."""
 
 
 def _records_of(value: Any) -> list[Any]:
@@ -125,6 +133,28 @@ def _column_text(values: list[Any]) -> list[Any]:
     return list(map(_json_text, values))
 
 
+def _nested_column_text(key: str, values: list[Any]) -> list[Any]:
+    try:
+        return _column_text(values)
+    except _TooDeep:
+        row = next(i for i, v in enumerate(values) if isinstance(v, dict | list)
+                   and _too_deep(v)) + 1  # fmt: skip
+        raise InputError(
+            f"Record {row}, field '{key}': the value is nested more than "
+            f"{_MAX_NESTING} levels deep; send plain values",
+            row=row,
+            column=key,
+        ) from None
+
+
+def _too_deep(value: Any) -> bool:
+    try:
+        orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return True
+    return False
+
+
 def _check_records(rows: list[Any]) -> None:
     """InputError naming the first record that is not an object, or a key that is not text."""
     if set(map(type, rows)) - {dict}:
@@ -146,6 +176,12 @@ def records_to_frame(records: Any) -> pl.DataFrame:
             raise InputError(f"Record {index + 1} has a non-text key {key!r}", row=index + 1)
     if not keys:
         return pl.DataFrame(height=len(rows))
+    nested = any(type(v) in (dict, list) for v in chain.from_iterable(r.values() for r in rows))
+    if nested:
+        # Nested values go straight to the Python path: polars' own conversion of deeply
+        # nested lists can recurse without bound (a 1,000-level list exhausted memory).
+        columns = {key: _nested_column_text(key, [r.get(key) for r in rows]) for key in keys}
+        return _frame(columns, len(rows))
     try:
         # Fast path (~3x the Python loop below): polars stringifies scalars itself with an
         # explicit all-String schema, so nothing is inferred. It refuses nested values and
@@ -195,6 +231,10 @@ def read_json(data: bytes | str) -> pl.DataFrame:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
             raise _syntax_error(exc) from None
+        except RecursionError:
+            raise InputError(
+                "The JSON is nested too deeply to read; send a list of flat records"
+            ) from None
     return records_to_frame(value)
 
 

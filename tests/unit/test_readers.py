@@ -323,3 +323,18 @@ def test_records_with_mixed_nested_lists_become_json_text(value: object) -> None
         json.dumps(value, separators=(",", ":"), ensure_ascii=False),
         "plain",
     ]
+
+
+@pytest.mark.parametrize("depth", [300, 1_000, 5_000, 100_000])
+def test_deeply_nested_json_is_an_input_error(depth: int) -> None:
+    text = '[{"id": 1}, {"a": ' + "[" * depth + "]" * depth + "}]"
+    with pytest.raises(InputError, match="nested") as info:
+        read_json(text)
+    if depth < 1_000:  # decoded fine, refused when kept as text: the record is named
+        assert info.value.row == 2
+        assert info.value.column == "a"
+
+
+def test_nesting_within_the_limit_is_kept_as_json_text() -> None:
+    frame = read_json('[{"a": ' + "[" * 200 + "]" * 200 + "}]")
+    assert frame["a"].to_list() == ["[" * 200 + "]" * 200]
