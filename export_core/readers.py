@@ -176,8 +176,8 @@ def records_to_frame(records: Any) -> pl.DataFrame:
             raise InputError(f"Record {index + 1} has a non-text key {key!r}", row=index + 1)
     if not keys:
         return pl.DataFrame(height=len(rows))
-    nested = any(type(v) in (dict, list) for v in chain.from_iterable(r.values() for r in rows))
-    if nested:
+    value_types = set(map(type, chain.from_iterable(map(dict.values, rows))))
+    if value_types & {dict, list}:
         # Nested values go straight to the Python path: polars' own conversion of deeply
         # nested lists can recurse without bound (a 1,000-level list exhausted memory).
         columns = {key: _nested_column_text(key, [r.get(key) for r in rows]) for key in keys}
