@@ -79,7 +79,6 @@ class Settings:
     max_upload_bytes: int = 50 * 1024 * 1024
     max_records: int = 50_000
     max_concurrent_exports: int = 10
-    export_processes: int = 2
     cleanup_interval_seconds: int = 300
     api_key: str = ""
     allowed_origins: tuple[str, ...] = ()
@@ -121,7 +120,6 @@ class Settings:
             max_upload_bytes=_int(e, "YBB_MAX_UPLOAD_MB", 50, 1) * 1024 * 1024,
             max_records=_int(e, "YBB_MAX_RECORDS", 50_000, 1),
             max_concurrent_exports=_int(e, "YBB_MAX_CONCURRENT_EXPORTS", 10, 1),
-            export_processes=_int(e, "YBB_EXPORT_PROCESSES", 2, 1),
             cleanup_interval_seconds=_int(e, "YBB_CLEANUP_INTERVAL_SECONDS", 300, 1),
             api_key=e.get("YBB_API_KEY", "").strip(),
             allowed_origins=origins,
