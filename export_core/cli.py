@@ -21,12 +21,15 @@ from typing import Any
 import polars as pl
 
 from .catalog import Catalog, DataType, get_catalog
+from .csvbatches import NotStreamable
 from .errors import ExportError, InputError, LimitExceeded, ValidationError
 from .model import ExportOptions, ExportResult, PreviewResult
 from .readers import read_any
 from .service import preview, write_export
+from .streamed import export_csv_file
 
 USER_ERRORS = (InputError, ValidationError, LimitExceeded)
+STREAMED_EXTENSIONS = (".csv", ".tsv", ".txt")
 CELL_CHARS = 24  # preview table cells are cut to this width
 
 
@@ -76,6 +79,24 @@ def _read(source: str) -> pl.DataFrame:
     return read_any(data, Path(source).name)
 
 
+def _streamed(
+    source: str, options: ExportOptions, out: Path, max_records: int | None
+) -> ExportResult | None:
+    """A CSV input file exported batch by batch (memory bounded by a batch, not the file);
+    None when the input is not such a file or the export is not one file. The reported
+    seconds then include reading, which the whole-file path does before timing."""
+    if source == "-" or Path(source).suffix.lower() not in STREAMED_EXTENSIONS:
+        return None
+    try:
+        return export_csv_file(Path(source), options, out, max_records=max_records)
+    except NotStreamable:
+        return None
+    except OSError as exc:
+        if exc.filename is not None and Path(exc.filename) == Path(source):
+            raise InputError(f"Cannot read input file {source}: {exc.strerror or exc}") from exc
+        raise
+
+
 def _export(args: argparse.Namespace) -> int:
     options = ExportOptions(
         export_type=args.type,
@@ -86,9 +107,12 @@ def _export(args: argparse.Namespace) -> int:
         chunking=args.chunking,
         csv_bom=args.csv_bom,
     )
-    frame = _read(args.input)
     began = time.perf_counter()
-    result = write_export(frame, options, args.out, max_records=args.max_records)
+    result = _streamed(args.input, options, args.out, args.max_records)
+    if result is None:
+        frame = _read(args.input)
+        began = time.perf_counter()
+        result = write_export(frame, options, args.out, max_records=args.max_records)
     seconds = time.perf_counter() - began
     if args.json:
         print(json.dumps(_result_dict(result, args.out, seconds), ensure_ascii=False))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 
@@ -124,10 +125,22 @@ def write(mapped: MappedFrame, start: int, stop: int, path: Path, options: Expor
         out = frame.rename(dict(zip(headers, mapped.template.headers, strict=True)))
     else:
         out = output_frame(mapped, frame)
+    _write_csv(out, path, options, header=True)
+
+
+def append(block: MappedFrame, out: BinaryIO, options: ExportOptions, *, header: bool) -> None:
+    """Append the rows of `block` to an open CSV file; `header` (and the BOM, if asked for)
+    only with the first block. Blocks appended in order give what `write` gives for all."""
+    _write_csv(output_frame(block, block.frame), out, options, header=header)
+
+
+def _write_csv(
+    out: pl.DataFrame, target: Path | BinaryIO, options: ExportOptions, *, header: bool
+) -> None:
     out.write_csv(
-        path,
-        include_bom=options.csv_bom,
-        include_header=True,
+        target,
+        include_bom=options.csv_bom and header,
+        include_header=header,
         separator=",",
         line_terminator="\r\n",
         quote_char='"',

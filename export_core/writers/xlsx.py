@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -281,24 +282,34 @@ def write(
 
     `rows_per_sheet` (data rows, header excluded) is Excel's limit by default; tests lower it
     to exercise the rollover without a million rows."""
-    if rows_per_sheet < 1:
-        raise ValueError("rows_per_sheet must be at least 1")
     stop = min(stop, mapped.height)
     start = max(0, min(start, stop))
+    rows = dataclasses.replace(mapped, frame=mapped.frame.slice(start, stop - start))
+    widths = column_widths(mapped, start, stop)
+    write_blocks([rows], stop - start, widths, path, options, rows_per_sheet=rows_per_sheet)
+
+
+def write_blocks(
+    blocks: Iterable[MappedFrame],
+    total: int,
+    widths: Sequence[int],
+    path: Path,
+    options: ExportOptions,
+    *,
+    rows_per_sheet: int = EXCEL_MAX_ROWS - 1,
+) -> None:
+    """Write consecutive blocks of mapped rows (`total` rows in all, at least one block) to
+    one workbook, rolling over to a new sheet every `rows_per_sheet` rows. Widths must be
+    known up front (constant_memory): `column_widths` of all rows, or the maximum of it over
+    the blocks, which is the same. Only one block is held at a time, so a caller can stream
+    a file of any length through here."""
+    if rows_per_sheet < 1:
+        raise ValueError("rows_per_sheet must be at least 1")
     # xlsxwriter's row spill files go beside the output: same volume, not a RAM-backed /tmp
     workbook = xlsxwriter.Workbook(str(path), {**WORKBOOK_OPTIONS, "tmpdir": str(path.parent)})
     try:
-        name = sheet_name(options.sheet_name, _default_sheet_name(mapped))
-        writer = _SheetWriter(workbook, mapped, name)
-        widths = column_widths(mapped, start, stop)
-        cursor = start
-        for count in _chunks(stop - start, rows_per_sheet):
-            sheet = writer.add_sheet(widths, count)
-            writer.write_rows(
-                sheet, dataclasses.replace(mapped, frame=mapped.frame.slice(cursor, count))
-            )
-            cursor += count
-        if stop - start <= IN_MEMORY_ROWS:
+        _write_sheets(workbook, iter(blocks), total, widths, options, rows_per_sheet)
+        if total <= IN_MEMORY_ROWS:
             package_in_memory(workbook)
     except BaseException:
         with contextlib.suppress(Exception):
@@ -310,3 +321,33 @@ def write(
         cause = exc.args[0] if exc.args else exc
         reason = cause.strerror if isinstance(cause, OSError) else str(cause)
         raise StorageError(f"Could not write export files: {reason}") from exc
+
+
+def _write_sheets(
+    workbook: xlsxwriter.Workbook,
+    blocks: Iterator[MappedFrame],
+    total: int,
+    widths: Sequence[int],
+    options: ExportOptions,
+    rows_per_sheet: int,
+) -> None:
+    first = next(blocks)
+    writer = _SheetWriter(
+        workbook, first, sheet_name(options.sheet_name, _default_sheet_name(first))
+    )
+    sizes = iter(_chunks(total, rows_per_sheet))
+    sheet, room, row, written = None, 0, 1, 0
+    for block in chain([first], blocks):
+        offset = 0
+        while offset < block.height or sheet is None:
+            if sheet is None or room == 0:
+                room = next(sizes, -1)
+                if room < 0:
+                    raise ValueError(f"blocks hold more than the {total} rows announced")
+                sheet, row = writer.add_sheet(widths, room), 1
+            take = min(room, block.height - offset)
+            piece = dataclasses.replace(block, frame=block.frame.slice(offset, take))
+            writer.write_rows(sheet, piece, row)
+            offset, row, room, written = offset + take, row + take, room - take, written + take
+    if written != total:
+        raise ValueError(f"blocks held {written} rows, expected {total}")

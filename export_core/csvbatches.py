@@ -1,0 +1,127 @@
+"""A CSV file read a batch of rows at a time, for exports bigger than memory (the CLI's path).
+
+Each batch is an all-String frame exactly like `readers.read_csv` builds for the same rows:
+the same delimiter detection, header checks, RFC 4180 parsing, empty field -> null, short rows
+padded, and the same InputErrors (line numbers count from the top of the file, UTF-8 errors
+name the byte offset and line). Only a bounded sample of the text is held for the delimiter
+detection, and at most `batch_rows` parsed rows."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+
+from .errors import InputError
+from .readers import _csv_header, _detect_delimiter, _frame, _header_line
+
+SAMPLE_CHARS = 1 << 20  # text read to detect the delimiter (readers sniff 64 KiB of it)
+SCAN_BYTES = 1 << 20  # block size of the UTF-8 error scan
+
+
+class NotStreamable(Exception):
+    """The file needs the whole-file reader (its header line does not fit the sample)."""
+
+
+def _utf8_error(path: Path) -> InputError:
+    """The InputError `read_csv` gives for the first invalid UTF-8 byte, found by a bounded
+    scan (a batch only knows where in its own chunk decoding failed)."""
+    offset, lines, carry = 0, 0, b""
+    with path.open("rb") as fh:
+        while block := fh.read(SCAN_BYTES):
+            buf = carry + block
+            try:
+                buf.decode("utf-8")
+                good = len(buf)
+            except UnicodeDecodeError as exc:
+                if exc.end < len(buf) or exc.reason != "unexpected end of data":
+                    at = offset + exc.start
+                    line = lines + buf.count(b"\n", 0, exc.start) + 1
+                    return InputError(
+                        f"The file is not valid UTF-8: byte 0x{buf[exc.start]:02x} at byte "
+                        f"offset {at} (line {line}). Save it as UTF-8 and try again.",
+                        line=line,
+                        details={"byte_offset": at},
+                    )
+                good = exc.start  # a character cut by the block end: decode it with the next
+            lines += buf.count(b"\n", 0, good)
+            offset += good
+            carry = buf[good:]
+    line = lines + 1
+    return InputError(
+        f"The file is not valid UTF-8: byte 0x{carry[0]:02x} at byte offset {offset} "
+        f"(line {line}). Save it as UTF-8 and try again.",
+        line=line,
+        details={"byte_offset": offset},
+    )
+
+
+def _batch(names: list[str], rows: list[list[str]]) -> pl.DataFrame:
+    columns = {
+        name: [(row[i] or None) if i < len(row) else None for row in rows]
+        for i, name in enumerate(names)
+    }
+    return _frame(columns, len(rows))
+
+
+def _delimiter(fh: io.TextIOBase) -> str | None:
+    """The delimiter read_csv would pick, or None for a file of only whitespace."""
+    sample = fh.read(SAMPLE_CHARS)
+    complete = len(sample) < SAMPLE_CHARS
+    if not sample.strip():
+        if complete:
+            return None
+        raise NotStreamable
+    if not complete and _header_line(sample) == sample:
+        raise NotStreamable
+    return _detect_delimiter(sample)
+
+
+def read_csv_batches(path: Path, batch_rows: int = 50_000) -> Iterator[pl.DataFrame]:
+    """The rows of the CSV file `path` as frames of at most `batch_rows` rows (no frame at
+    all for a file without data rows). Raises InputError like `readers.read_csv`, and
+    NotStreamable before yielding anything when only the whole-file reader can read it."""
+    try:
+        yield from _batches(path, max(1, batch_rows))
+    except UnicodeDecodeError:
+        raise _utf8_error(path) from None
+
+
+def _batches(path: Path, batch_rows: int) -> Iterator[pl.DataFrame]:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        delimiter = _delimiter(fh)
+        if delimiter is None:
+            return
+        fh.seek(0)
+        reader = csv.reader(fh, delimiter=delimiter, strict=True)
+        names: list[str] | None = None
+        rows: list[list[str]] = []
+        line = 1  # first physical line of the record being read
+        try:
+            for fields in reader:
+                if not fields or fields == [""]:
+                    line = reader.line_num + 1
+                    continue
+                if names is None:
+                    names = _csv_header(fields)
+                elif len(fields) > len(names):
+                    raise InputError(
+                        f"Line {line} has {len(fields)} fields but the header has {len(names)}",
+                        line=line,
+                        details={"expected": len(names), "got": len(fields)},
+                    )
+                else:
+                    rows.append(fields)
+                    if len(rows) == batch_rows:
+                        yield _batch(names, rows)
+                        rows = []
+                line = reader.line_num + 1
+        except csv.Error as exc:
+            raise InputError(
+                f"Malformed CSV at line {reader.line_num}: {exc}", line=reader.line_num
+            ) from None
+        if names is not None and rows:
+            yield _batch(names, rows)
