@@ -26,13 +26,16 @@ _DIGITS = re.compile(r"^[0-9]{1,9}$")  # ASCII only: str.isdigit() also accepts 
 
 
 def _ttl(default: int) -> int:
-    """ttl_seconds from the query string or a small JSON body; default from settings."""
-    raw: Any = flask.request.args.get("ttl_seconds")
+    """ttl_seconds from the query string or a small JSON body (both checked when both are
+    given; the query's wins); default from settings."""
     body = read_body(MAX_LINK_BODY)
-    if raw is None and body.strip():
-        raw = parse_json_object(body).get("ttl_seconds")
-    if raw is None:
-        return default
+    from_body = parse_json_object(body).get("ttl_seconds") if body.strip() else None
+    from_query = flask.request.args.get("ttl_seconds")
+    checked = [_ttl_value(raw) for raw in (from_query, from_body) if raw is not None]
+    return checked[0] if checked else default
+
+
+def _ttl_value(raw: Any) -> int:
     if isinstance(raw, float) and raw.is_integer():  # JSON Schema: 900.0 is an integer
         raw = int(raw)
     text = str(raw) if isinstance(raw, (str, int)) and not isinstance(raw, bool) else ""
