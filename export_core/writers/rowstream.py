@@ -14,6 +14,8 @@ upgrade changes any of this, instead of writing a silently broken file."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 from typing import Any
 
 import xlsxwriter
@@ -85,3 +87,17 @@ def package_in_memory(workbook: xlsxwriter.Workbook) -> None:
     if not hasattr(workbook, "in_memory"):
         raise RuntimeError(f"xlsxwriter {xlsxwriter.__version__} has no Workbook.in_memory")
     workbook.in_memory = True
+
+
+def discard_spill_files(workbook: xlsxwriter.Workbook) -> None:
+    """Close and delete each worksheet's constant_memory spill file. Workbook.close() does this
+    itself, but when it fails (a full disk) it stops before reaching them, and the open handles
+    would keep the deleted files' space until garbage collection."""
+    for sheet in workbook.worksheets():
+        fh: Any = getattr(sheet, "row_data_fh", None)
+        if fh is not None and not fh.closed:
+            fh.close()
+        name = getattr(sheet, "row_data_filename", None)
+        if name:
+            with contextlib.suppress(OSError):
+                os.unlink(name)

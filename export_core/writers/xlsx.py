@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from itertools import chain
@@ -35,7 +36,7 @@ from ..model import (
     raw_column,
 )
 from . import sheetxml
-from .rowstream import RowStream, package_in_memory
+from .rowstream import RowStream, discard_spill_files, package_in_memory
 from .xlsxrows import NUMBER_FORMATS, prepared_for, styled_kinds, template_styles
 from .xlsxrows import prepare as prepare  # the writer's optional `prepare` step
 
@@ -73,10 +74,12 @@ _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\\x00-\x1f\x7f]")
 
 
 def sheet_name(requested: str | None, fallback: str) -> str:
-    """A name Excel accepts: at most 31 characters, none of []:*?/\\, not empty, no apostrophe
-    at either end, and not the reserved "History"."""
+    """A name Excel accepts: at most 31 characters, none of []:*?/\\, no control or invisible
+    format characters (e.g. a right-to-left override), not empty, no apostrophe at either end,
+    and not the reserved "History"."""
     for candidate in (requested, fallback, "Sheet1"):
-        name = _BAD_SHEET_CHARS.sub("", candidate or "").strip().strip("'").strip()
+        text = "".join(c for c in candidate or "" if unicodedata.category(c) != "Cf")
+        name = _BAD_SHEET_CHARS.sub("", text).strip().strip("'").strip()
         name = name[:MAX_SHEET_NAME].rstrip().rstrip("'")
         if name and name.casefold() != "history":
             return name
@@ -314,6 +317,7 @@ def write_blocks(
     except BaseException:
         with contextlib.suppress(Exception):
             workbook.close()  # removes xlsxwriter's spill files; the caller deletes `path`
+        discard_spill_files(workbook)  # when close() itself failed (e.g. disk full)
         raise
     try:
         workbook.close()

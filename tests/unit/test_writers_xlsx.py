@@ -242,3 +242,27 @@ def test_slice_and_empty_slice(tmp_path: Path) -> None:
     assert [r[0] for r in sheet_rows(tmp_path / "part.xlsx")[1:]] == [4, 5, 6]
     xlsx.write(mapped, 3, 3, tmp_path / "empty.xlsx", opts)
     assert sheet_rows(tmp_path / "empty.xlsx") == [list(template.headers)]
+
+
+def test_sheet_names_drop_invisible_format_characters() -> None:
+    from export_core.writers.xlsx import sheet_name
+
+    assert sheet_name("Pay\u202ements\u200b 2024", "Payments") == "Payments 2024"
+    assert sheet_name("\u202e\u200f", "Payments") == "Payments"
+
+
+def test_spill_files_are_closed_and_removed_when_close_fails(tmp_path: Path) -> None:
+    import xlsxwriter
+
+    from export_core.writers.rowstream import discard_spill_files
+
+    workbook = xlsxwriter.Workbook(
+        str(tmp_path / "never.xlsx"), {"constant_memory": True, "tmpdir": str(tmp_path)}
+    )
+    sheet = workbook.add_worksheet()
+    sheet.write_string(0, 0, "header")
+    spill = Path(sheet.row_data_filename)
+    assert spill.exists()
+    discard_spill_files(workbook)
+    assert sheet.row_data_fh.closed
+    assert not spill.exists()
