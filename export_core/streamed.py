@@ -29,7 +29,9 @@ from .service import _validate, temp_path
 from .writers import csv as csv_writer
 from .writers import xlsx
 
-BATCH_ROWS = 50_000
+# Rows read, mapped and written at a time. 1,000,000 participants (226 MB CSV) into one xlsx:
+# 50,000-row batches peaked at 340 MB RSS in 88 s, 20,000-row batches at 262 MB in 82 s.
+BATCH_ROWS = 20_000
 
 
 @dataclasses.dataclass
