@@ -57,3 +57,25 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         });
     };
 })();
+
+// Keyboard access to tabs: the tab links dash-bootstrap-components renders all carry
+// tabindex="-1" (its roving focus never marks the active tab), so browsers leave every tab out
+// of the Tab order. Put them back in and let Enter / Space activate one, like a click.
+(function () {
+    function enableTabs() {
+        document.querySelectorAll(".nav-tabs .nav-link[tabindex='-1']").forEach(function (link) {
+            link.setAttribute("tabindex", "0");
+        });
+    }
+    document.addEventListener("keydown", function (event) {
+        var link = event.target;
+        if ((event.key === "Enter" || event.key === " ") && link.matches &&
+                link.matches(".nav-tabs .nav-link")) {
+            event.preventDefault();
+            link.click();
+        }
+    });
+    new MutationObserver(enableTabs).observe(document.documentElement, {
+        childList: true, subtree: true, attributes: true, attributeFilter: ["tabindex"],
+    });
+})();

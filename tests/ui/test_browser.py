@@ -283,3 +283,33 @@ def test_templates_page_lists_all_eight(dash_br: Any, live_server: str) -> None:
     wait_until(lambda: dash_br.driver.find_elements(By.ID, "openapi-link"), "the API page")
     assert len(dash_br.driver.find_elements(By.CSS_SELECTOR, ".api-route")) >= 10
     assert severe_logs(dash_br) == []
+
+
+def test_keyboard_only_paste_to_preview(dash_br: Any, live_server: str) -> None:
+    """Tab to the Paste tab, open it with Enter, type, and read the data without a mouse."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    open_page(dash_br, live_server + "/")
+    driver = dash_br.driver
+    driver.find_element(By.CSS_SELECTOR, "#data-tabs a[href]")  # tabs rendered
+
+    def press(key: str) -> Any:
+        ActionChains(driver).send_keys(key).perform()
+        return driver.switch_to.active_element
+
+    focused = [press(Keys.TAB).text.strip() for _ in range(12)]
+    assert "Paste" in focused, f"the Paste tab is not reachable with Tab: {focused}"
+    while driver.switch_to.active_element.text.strip() != "Paste":
+        press(Keys.SHIFT + Keys.TAB)
+    press(Keys.ENTER)
+    wait_until(lambda: dash_br.find_element("#data-paste-text").is_displayed(), "the paste box")
+    after_tabs = [press(Keys.TAB).get_attribute("id") for _ in range(2)]  # past "Sample"
+    assert "data-paste-text" in after_tabs, after_tabs
+    while driver.switch_to.active_element.get_attribute("id") != "data-paste-text":
+        press(Keys.SHIFT + Keys.TAB)
+    set_value(dash_br, "#data-paste-text", sample_json("payments"))
+    assert press(Keys.TAB).get_attribute("id") == "data-paste-button"
+    press(Keys.ENTER)
+    _plan(dash_br, "25 records -> 1 Excel file")
+    assert severe_logs(dash_br) == []
