@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from .errors import InputError
-from .readers import _csv_header, _detect_delimiter, _frame, _header_line
+from .readers import _detect_delimiter, _frame, _header_line, csv_records
 
 SAMPLE_CHARS = 1 << 20  # text read to detect the delimiter (readers sniff 64 KiB of it)
 SCAN_BYTES = 1 << 20  # block size of the UTF-8 error scan
@@ -97,31 +97,15 @@ def _batches(path: Path, batch_rows: int) -> Iterator[pl.DataFrame]:
             return
         fh.seek(0)
         reader = csv.reader(fh, delimiter=delimiter, strict=True)
-        names: list[str] | None = None
+        records = csv_records(reader)
+        names = next(records, None)
+        if names is None:
+            return
         rows: list[list[str]] = []
-        line = 1  # first physical line of the record being read
-        try:
-            for fields in reader:
-                if not fields or fields == [""]:
-                    line = reader.line_num + 1
-                    continue
-                if names is None:
-                    names = _csv_header(fields)
-                elif len(fields) > len(names):
-                    raise InputError(
-                        f"Line {line} has {len(fields)} fields but the header has {len(names)}",
-                        line=line,
-                        details={"expected": len(names), "got": len(fields)},
-                    )
-                else:
-                    rows.append(fields)
-                    if len(rows) == batch_rows:
-                        yield _batch(names, rows)
-                        rows = []
-                line = reader.line_num + 1
-        except csv.Error as exc:
-            raise InputError(
-                f"Malformed CSV at line {reader.line_num}: {exc}", line=reader.line_num
-            ) from None
-        if names is not None and rows:
+        for fields in records:
+            rows.append(fields)
+            if len(rows) == batch_rows:
+                yield _batch(names, rows)
+                rows = []
+        if rows:
             yield _batch(names, rows)

@@ -290,16 +290,11 @@ def _csv_header(fields: list[str]) -> list[str]:
     return names
 
 
-def read_csv(data: bytes | str) -> pl.DataFrame:
-    """CSV text: UTF-8 with or without BOM; comma, semicolon or tab detected; RFC 4180 quoting."""
-    text = _text_of(data)
-    if not text.strip():
-        return pl.DataFrame()
-    reader = csv.reader(
-        io.StringIO(text, newline=""), delimiter=_detect_delimiter(text), strict=True
-    )
+def csv_records(reader: Any) -> Iterator[list[str]]:
+    """The checked header of a csv.reader, then the fields of each data record; blank lines
+    are skipped. A record with more fields than the header, or malformed quoting, raises
+    InputError naming the line the record starts on."""
     names: list[str] | None = None
-    rows: list[list[str]] = []
     line = 1  # first physical line of the record being read
     try:
         for fields in reader:
@@ -308,6 +303,7 @@ def read_csv(data: bytes | str) -> pl.DataFrame:
                 continue
             if names is None:
                 names = _csv_header(fields)
+                yield names
             elif len(fields) > len(names):
                 raise InputError(
                     f"Line {line} has {len(fields)} fields but the header has {len(names)}",
@@ -315,14 +311,27 @@ def read_csv(data: bytes | str) -> pl.DataFrame:
                     details={"expected": len(names), "got": len(fields)},
                 )
             else:
-                rows.append(fields)
+                yield fields
             line = reader.line_num + 1
     except csv.Error as exc:
         raise InputError(
             f"Malformed CSV at line {reader.line_num}: {exc}", line=reader.line_num
         ) from None
+
+
+def read_csv(data: bytes | str) -> pl.DataFrame:
+    """CSV text: UTF-8 with or without BOM; comma, semicolon or tab detected; RFC 4180 quoting."""
+    text = _text_of(data)
+    if not text.strip():
+        return pl.DataFrame()
+    reader = csv.reader(
+        io.StringIO(text, newline=""), delimiter=_detect_delimiter(text), strict=True
+    )
+    records = csv_records(reader)
+    names = next(records, None)
     if names is None:
         return pl.DataFrame()
+    rows = list(records)
     columns = {
         name: [(row[i] or None) if i < len(row) else None for row in rows]
         for i, name in enumerate(names)
