@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .catalog import Catalog, Template, get_catalog
 from .csvbatches import read_csv_batches
-from .errors import LimitExceeded, NoDataError, StorageError, ValidationError
+from .errors import InputError, LimitExceeded, NoDataError, StorageError, ValidationError
 from .mapping import map_frame
 from .model import ExportOptions, ExportResult, MappedFrame, QualityReport, WrittenFile
 from .service import _validate, temp_path
@@ -91,7 +91,7 @@ def _write(
     source: Path, template: Template, survey: _Survey, target: Path, options: ExportOptions,
     catalog: Catalog,
 ) -> None:  # fmt: skip
-    blocks = _mapped_batches(source, template, catalog)
+    blocks = _counted(_mapped_batches(source, template, catalog), survey.rows)
     if options.format == "excel":
         assert survey.widths is not None
         xlsx.write_blocks(blocks, survey.rows, survey.widths, target, options)
@@ -100,6 +100,23 @@ def _write(
         for number, block in enumerate(blocks):
             first = number == 0
             csv_writer.append(block, out, options, header=first)
+
+
+def _counted(blocks: Iterator[MappedFrame], expected: int) -> Iterator[MappedFrame]:
+    """The blocks of the second pass, checked against the first pass's row count: a file that
+    changed in between is an InputError, not a wrong or truncated export."""
+    seen = 0
+    for block in blocks:
+        seen += block.height
+        if seen > expected:
+            break
+        yield block
+    if seen != expected:
+        raise InputError(
+            f"The input file changed while it was being exported ({expected:,} rows when "
+            f"first read, {seen:,}{'+' if seen > expected else ''} the second time); "
+            "run the export again once the file is complete"
+        )
 
 
 def export_csv_file(

@@ -163,3 +163,32 @@ def test_cli_streams_csv_input(tmp_path: Path) -> None:
     assert summary["quality"] == want.quality.as_dict()
     name = want.files[0].file_name
     assert _parts(out / name) == _parts(tmp_path / "b" / name)
+
+
+@pytest.mark.parametrize("fmt", ["excel", "csv"])
+@pytest.mark.parametrize("change", ["grow", "shrink"])
+def test_a_file_changed_between_the_passes_is_an_input_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str, change: str
+) -> None:
+    """Another process appends to or truncates the CSV after the first pass has counted it:
+    the export stops with a clear message and leaves no file behind."""
+    source = tmp_path / "people.csv"
+    lines = ["id,first_name"] + [f"{i},Name{i}" for i in range(1, 31)]
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    real_survey = streamed._survey
+
+    def survey_then_change(*args: object, **kwargs: object) -> object:
+        result = real_survey(*args, **kwargs)  # type: ignore[arg-type]
+        if change == "grow":
+            with source.open("a", encoding="utf-8") as fh:
+                fh.write("31,Late\n32,Later\n")
+        else:
+            source.write_text("\n".join(lines[:11]) + "\n", encoding="utf-8")
+        return result
+
+    monkeypatch.setattr(streamed, "_survey", survey_then_change)
+    out = tmp_path / "out"
+    options = ExportOptions(export_type="participants", template="summary", format=fmt)
+    with pytest.raises(InputError, match="changed while it was being exported"):
+        streamed.export_csv_file(source, options, out)
+    assert list(out.iterdir()) == []
