@@ -99,8 +99,11 @@ def test_paste_preview_export_download_xlsx(dash_br: Any, live_server: str) -> N
     assert link.get_attribute("href").endswith("/download")
     link.click()
     path = wait_for_download(Path(dash_br.download_path), ".xlsx")
-    sheet = openpyxl.load_workbook(path, read_only=True).active
-    rows = list(sheet.iter_rows(values_only=True))
+    book = openpyxl.load_workbook(path, read_only=True)
+    try:
+        rows = list(book.active.iter_rows(values_only=True))
+    finally:
+        book.close()  # read-only workbooks keep the file open until closed
     assert rows[0][:3] == ("ID", "Form ID", "First Name")
     assert "Birth Date" in rows[0] and len(rows) == 26
     assert severe_logs(dash_br) == []

@@ -141,7 +141,10 @@ def test_export_job_result_card_and_history(ui: Settings) -> None:
     assert record.record_count == 6000 and record.archive is not None
     opened = runtime.get_store().open_file(export_id, 1)
     book = openpyxl.load_workbook(Path(opened.path), read_only=True)
-    assert book.active.cell(1, 1).value == "ID"
+    try:
+        assert book.active.cell(1, 1).value == "ID"
+    finally:
+        book.close()  # read-only workbooks keep the file open until closed
     rows = history.history_rows()
     assert rows[0]["export_id"] == export_id
     assert rows[0]["download"] == f"[Download]({download_url(export_id)})"
