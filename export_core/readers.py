@@ -23,8 +23,6 @@ from typing import Any
 
 import orjson
 import polars as pl
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
 
 from .errors import InputError
 
@@ -168,29 +166,49 @@ def records_to_frame(records: Any) -> pl.DataFrame:
     """An already-decoded JSON value (list of objects, or {"data": [...]}) -> frame."""
     rows = _records_of(records)
     _check_records(rows)
-    # Union of keys in first-seen order, gathered in C.
+    keys = _keys(rows)
+    if not keys:
+        return pl.DataFrame(height=len(rows))
+    frame = plain_frame(rows, keys)
+    if frame is not None:
+        return frame
+    if _value_types(rows) & {dict, list}:
+        columns = {key: _nested_column_text(key, [r.get(key) for r in rows]) for key in keys}
+    else:
+        columns = {key: _column_text([r.get(key) for r in rows]) for key in keys}
+    return _frame(columns, len(rows))
+
+
+def plain_frame(rows: list[dict[str, Any]], keys: list[str] | None = None) -> pl.DataFrame | None:
+    """The frame of records holding only scalars, converted by polars itself (~3x the Python
+    loop), or None when that fast path does not apply. Each value's text depends on that value
+    alone, so the frames of consecutive slices of records, concatenated, equal the frame of
+    all of them (export_core.jsonslices relies on that)."""
+    keys = _keys(rows) if keys is None else keys
+    # Nested values go to the Python path: polars' own conversion of deeply nested lists can
+    # recurse without bound (a 1,000-level list exhausted memory).
+    if not keys or _value_types(rows) & {dict, list}:
+        return None
+    try:
+        # An explicit all-String schema: nothing is inferred. Polars refuses integers beyond
+        # 64 bits; some shapes make it raise TypeError rather than a PolarsError.
+        return pl.from_dicts(rows, schema=dict.fromkeys(keys, pl.String), strict=False)
+    except (pl.exceptions.PolarsError, TypeError, ValueError, OverflowError):
+        return None
+
+
+def _keys(rows: list[dict[str, Any]]) -> list[str]:
+    """Union of keys in first-seen order, gathered in C; InputError for a non-text key."""
     keys = list(dict.fromkeys(chain.from_iterable(rows)))
     for key in keys:
         if type(key) is not str:
             index = next(i for i, r in enumerate(rows) if key in r)
             raise InputError(f"Record {index + 1} has a non-text key {key!r}", row=index + 1)
-    if not keys:
-        return pl.DataFrame(height=len(rows))
-    value_types = set(map(type, chain.from_iterable(map(dict.values, rows))))
-    if value_types & {dict, list}:
-        # Nested values go straight to the Python path: polars' own conversion of deeply
-        # nested lists can recurse without bound (a 1,000-level list exhausted memory).
-        columns = {key: _nested_column_text(key, [r.get(key) for r in rows]) for key in keys}
-        return _frame(columns, len(rows))
-    try:
-        # Fast path (~3x the Python loop below): polars stringifies scalars itself with an
-        # explicit all-String schema, so nothing is inferred. It refuses nested values and
-        # integers beyond 64 bits; those inputs take the Python path. Some nested shapes (a list
-        # mixing objects and lists) make polars raise TypeError rather than a PolarsError.
-        return pl.from_dicts(rows, schema=dict.fromkeys(keys, pl.String), strict=False)
-    except (pl.exceptions.PolarsError, TypeError, ValueError, OverflowError):
-        columns = {key: _column_text([r.get(key) for r in rows]) for key in keys}
-        return _frame(columns, len(rows))
+    return keys
+
+
+def _value_types(rows: list[dict[str, Any]]) -> set[type]:
+    return set(map(type, chain.from_iterable(map(dict.values, rows))))
 
 
 def _decode_error(data: bytes, exc: UnicodeDecodeError) -> InputError:
@@ -364,6 +382,11 @@ def _cell_text(value: Any) -> str | None:
 
 def _sheet_rows(data: bytes) -> Iterator[tuple[Any, ...]]:
     """Value rows of the first sheet, or InputError when the bytes are no workbook."""
+    # Imported here: openpyxl (and the numpy it pulls in) is ~30 MB of every worker's memory,
+    # and only an uploaded .xlsx needs it.
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
     try:
         with warnings.catch_warnings():
             # openpyxl warns about harmless things (no default style, unknown extensions).

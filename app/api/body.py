@@ -6,13 +6,17 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import flask
 import orjson
+import polars as pl
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from export_core import readers
 from export_core.catalog import Catalog
 from export_core.errors import (
     InputError,
@@ -22,6 +26,7 @@ from export_core.errors import (
     UnsupportedMediaType,
     ValidationError,
 )
+from export_core.jsonslices import decode_records
 from export_core.model import ExportOptions
 
 READ_BLOCK = 256 * 1024
@@ -51,11 +56,68 @@ def require_json_content_type() -> None:
 
 @dataclass(frozen=True)
 class ExportRequest:
-    """A checked export request: engine options, the raw records and the async flag."""
+    """A checked export request: engine options, the records as a frame and the async flag."""
 
     options: ExportOptions
-    records: list[Any]
+    frame: pl.DataFrame
     is_async: bool
+
+
+@dataclass(frozen=True)
+class ExportBody:
+    """A decoded export body. When the sliced decoder handled it, `frame` holds the records
+    (already checked) and `fields` everything but `data`; otherwise `frame` is None and
+    `fields` is the whole body. `request_hash` is set when an Idempotency-Key came with it."""
+
+    fields: dict[str, Any]
+    frame: pl.DataFrame | None
+    request_hash: str | None
+
+
+def decode_export_body(raw: bytes, route: str, max_records: int, *, hashed: bool) -> ExportBody:
+    """The body of an export request. A well-formed body is decoded a slice at a time
+    (export_core.jsonslices: no list of 50,000 dicts held at once); anything else is decoded
+    whole, which raises the precise error."""
+    digest = hashlib.sha256() if hashed else None
+    sliced = decode_records(raw, accept=_slice_checker(max_records, digest))
+    if sliced is not None and sliced.fields is not None:
+        request = None
+        if digest is not None:
+            digest.update(b"]")
+            request = _combined_hash(route, sliced.fields, digest.hexdigest())
+        return ExportBody(sliced.fields, sliced.frame, request)
+    body = parse_json_object(raw)
+    return ExportBody(body, None, request_hash(route, body) if hashed else None)
+
+
+def _slice_checker(max_records: int, digest: Any) -> Callable[[list[Any], int], bool]:
+    """The sliced decoder's `accept`: True while every record passes the checks `_records`
+    makes (so that a refused body takes the ordinary path and gets its exact error); feeds
+    each slice to the Idempotency-Key digest as the canonical `data` list."""
+
+    def accept(records: list[Any], first_row: int) -> bool:
+        if first_row - 1 + len(records) > max_records or not _plain_records(records):
+            return False
+        if digest is not None:
+            digest.update(b"[" if first_row == 1 else b",")
+            digest.update(_canonical(records)[1:-1])
+        return True
+
+    return accept
+
+
+def _plain_records(records: list[Any]) -> bool:
+    if set(map(type, records)) != {dict}:
+        return False
+    sizes = list(map(len, records))
+    if min(sizes) == 0 or max(sizes) > MAX_FIELDS_PER_RECORD:
+        return False
+    kinds = set(map(type, chain.from_iterable(map(dict.values, records))))
+    if kinds & {list, dict}:
+        return not any(
+            isinstance(v, list | dict) and _too_deep(v) for r in records for v in r.values()
+        )
+    return True
 
 
 def read_body(max_bytes: int) -> bytes:
@@ -100,8 +162,31 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
 
 def request_hash(route: str, body: dict[str, Any]) -> str:
     """Hash of the route and the canonical body (sorted keys), for Idempotency-Key checks."""
-    canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    fields = {k: v for k, v in body.items() if k != "data"}
+    return _combined_hash(route, fields, _data_digest(body))
+
+
+def _combined_hash(route: str, fields: dict[str, Any], data_digest: str) -> str:
+    """The fields other than `data` canonically, and the digest of `data` (computed whole, or
+    slice by slice while decoding: both give the same digest)."""
+    canonical = _canonical(fields) + b"\n" + data_digest.encode()
     return hashlib.sha256(route.encode() + b"\n" + canonical).hexdigest()
+
+
+def _canonical(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson writes at most 255 levels; such a body is refused anyway
+        raise InputError(
+            f"Request body is nested more than {MAX_NESTING} levels deep; send flat records",
+            details={"field": "body", "max_nesting": MAX_NESTING},
+        ) from None
+
+
+def _data_digest(body: dict[str, Any]) -> str:
+    if "data" not in body:
+        return "absent"
+    return hashlib.sha256(_canonical(body["data"])).hexdigest()
 
 
 def idempotency_key() -> str | None:
@@ -205,11 +290,13 @@ def _too_deep(value: list[Any] | dict[str, Any]) -> bool:
 
 
 def parse_export_request(
-    export_type: str, body: dict[str, Any], catalog: Catalog, max_records: int
+    export_type: str, decoded: ExportBody, catalog: Catalog, max_records: int
 ) -> ExportRequest:
-    """Check every field of an export body (seed messages) and build the engine options."""
+    """Check every field of an export body (seed messages) and build the engine options and
+    the records' frame."""
     catalog.data_type(export_type)
-    records = _records(body, max_records)
+    body = decoded.fields
+    records = _records(body, max_records) if decoded.frame is None else []
     template = _typed(body, "template", str, "standard", nullable=True) or "standard"
     catalog.template(export_type, template)
     fmt = _typed(body, "format", str, "excel", nullable=True) or "excel"
@@ -234,4 +321,10 @@ def parse_export_request(
         csv_bom=bool(_typed(body, "csv_bom", bool, False, nullable=True)),
     )
     is_async = bool(_typed(body, "async", bool, False, nullable=True))
-    return ExportRequest(options=options, records=records, is_async=is_async)
+    frame = decoded.frame
+    if frame is None:
+        frame = readers.records_to_frame(records)
+        # The decoded records (~100 MB of dicts at 50,000 rows) are not needed once the frame
+        # exists: free them before the export runs, not after.
+        records.clear()
+    return ExportRequest(options=options, frame=frame, is_async=is_async)

@@ -8,9 +8,8 @@ import orjson
 import pytest
 from flask.testing import FlaskClient
 
-from app.api import routes_exports
 from app.api.errors import STATUS_BY_ERROR, status_for
-from export_core import errors
+from export_core import errors, readers
 
 from .conftest import AppFactory, participants
 from .envelope import assert_error_envelope
@@ -166,10 +165,10 @@ def test_chunked_body_over_the_limit(make_app: AppFactory) -> None:
 def test_unexpected_failure_is_a_500_without_traceback(
     client: FlaskClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def exploding(records: Any) -> Any:
+    def exploding(records: Any, *args: Any) -> Any:
         raise MemoryError("Memory allocation error")
 
-    monkeypatch.setattr(routes_exports.readers, "records_to_frame", exploding)
+    monkeypatch.setattr(readers, "plain_frame", exploding)
     resp = client.post(EXPORT, json={"data": participants(2)}, headers={"X-Request-ID": "req-42"})
     assert_error_envelope(resp, 500, "Export failed: Memory allocation error")
     assert resp.headers["X-Request-ID"] == "req-42"

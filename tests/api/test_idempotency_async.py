@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from app.api import routes_exports
 from app.api.body import request_hash
 from app.api.context import ApiContext
+from export_core import readers
 from export_core.model import ExportOptions
 
 from .conftest import participants
@@ -58,16 +58,16 @@ def test_same_key_while_the_first_is_running_is_409(client: FlaskClient, ctx: Ap
 def test_server_errors_are_not_remembered(
     client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = routes_exports.readers.records_to_frame
+    real = readers.plain_frame
     calls = {"n": 0}
 
-    def flaky(records: Any) -> Any:
+    def flaky(records: Any, *args: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("temporary failure")
-        return real(records)
+        return real(records, *args)
 
-    monkeypatch.setattr(routes_exports.readers, "records_to_frame", flaky)
+    monkeypatch.setattr(readers, "plain_frame", flaky)
     body = {"data": participants(3)}
     assert_error_envelope(post(client, body, "key-4"), 500, "Export failed: temporary failure")
     retry = post(client, body, "key-4")

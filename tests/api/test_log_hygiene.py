@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from app.api import routes_exports
+from export_core import readers
 
 from .conftest import AppFactory, participants
 from .envelope import assert_error_envelope
@@ -71,10 +71,10 @@ def test_app_logs_hold_no_record_contents_or_key(
     signature = _exercise(send, marker, {"X-API-Key": key})
 
     # a 500 whose exception message quotes the records (as polars' and orjson's do)
-    def exploding(records: Any) -> Any:
+    def exploding(records: Any, *args: Any) -> Any:
         raise TypeError(f"could not append value: {records[0]['first_name']!r}")
 
-    monkeypatch.setattr(routes_exports.readers, "records_to_frame", exploding)
+    monkeypatch.setattr(readers, "plain_frame", exploding)
     resp = send("POST", EXPORT, json={"data": _marked(marker)}, headers={"X-API-Key": key})
     assert_error_envelope(resp, 500)
     assert any(r.levelname == "ERROR" and "TypeError" in r.getMessage() for r in caplog.records)

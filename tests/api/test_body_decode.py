@@ -1,0 +1,106 @@
+"""The export body's sliced decode (export_core.jsonslices) inside the API: taken for
+well-formed bodies, the same frame and Idempotency-Key hash as decoding whole, and the
+ordinary path (with its exact errors) for everything else."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from flask.testing import FlaskClient
+
+from app.api.body import MAX_NESTING, decode_export_body, request_hash
+from benchmarks.datagen import records
+from export_core.model import ExportOptions
+from export_core.readers import records_to_frame
+from export_core.service import write_export
+
+from .envelope import assert_error_envelope
+
+ROUTE = "/api/ybb/export/participants"
+
+
+def body_of(n: int, **fields: Any) -> dict[str, Any]:
+    return {"template": "complete", **fields, "data": records("participants", n, seed=3)}
+
+
+def test_a_body_of_several_slices_is_decoded_in_slices() -> None:
+    body = body_of(6_000, format="csv")  # ~2.5 MB: three slices of 1 MB
+    raw = orjson.dumps(body)
+    assert len(raw) > 2 * (1 << 20)
+    decoded = decode_export_body(raw, ROUTE, 50_000, hashed=True)
+    assert decoded.frame is not None, "a well-formed body must take the sliced path"
+    assert decoded.frame.equals(records_to_frame(body["data"]))
+    assert decoded.fields == {"template": "complete", "format": "csv"}
+    assert decoded.request_hash == request_hash(ROUTE, body)
+
+
+def test_the_hash_ignores_key_order_and_layout_but_not_content() -> None:
+    body = body_of(50)
+    reordered = {"data": body["data"], "template": "complete"}
+    first = decode_export_body(orjson.dumps(body), ROUTE, 100, hashed=True)
+    second = decode_export_body(orjson.dumps(reordered, option=orjson.OPT_INDENT_2), ROUTE, 100,
+                                hashed=True)  # fmt: skip
+    assert first.request_hash == second.request_hash
+    changed = body_of(50)
+    changed["data"][7]["email"] = "other@example.com"
+    third = decode_export_body(orjson.dumps(changed), ROUTE, 100, hashed=True)
+    assert third.request_hash != first.request_hash
+    other_route = decode_export_body(orjson.dumps(body), ROUTE + "x", 100, hashed=True)
+    assert other_route.request_hash != first.request_hash
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        [{"id": 1}, {}],  # an empty record
+        [{"id": 1}, {"notes": _nested(MAX_NESTING + 1)}],  # too deep
+        [{"id": 1}, {"notes": {"a": 1}}],  # nested: polars does not convert it per value
+        [{"id": i} for i in range(11)],  # more records than allowed (10 below)
+    ],
+)
+def test_bodies_the_checks_refuse_take_the_ordinary_path(data: list[Any]) -> None:
+    decoded = decode_export_body(orjson.dumps({"data": data}), ROUTE, 10, hashed=False)
+    assert decoded.frame is None
+    assert decoded.fields["data"] == data
+
+
+def test_a_sliced_export_writes_what_the_engine_writes(client: FlaskClient, tmp_path: Path) -> None:
+    body = body_of(6_000, format="csv")
+    resp = client.post(ROUTE, data=orjson.dumps(body), content_type="application/json")
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    data = resp.get_json()["data"]
+    assert data["total_records"] == 6_000
+    archive = client.get(data["archive"]["download_url"])
+    assert archive.status_code == 200
+    expected = write_export(
+        records_to_frame(body["data"]), ExportOptions("participants", "complete", "csv"), tmp_path
+    )
+    with zipfile.ZipFile(io.BytesIO(archive.data)) as got:
+        names = got.namelist()
+        assert names == [f.file_name for f in expected.files]
+        for name in names:
+            assert got.read(name) == (tmp_path / name).read_bytes(), name
+
+
+def test_errors_in_a_big_body_are_the_ordinary_ones(client: FlaskClient) -> None:
+    body = body_of(3_000)
+    body["data"][2_500] = "not an object"
+    resp = client.post(ROUTE, data=orjson.dumps(body), content_type="application/json")
+    assert_error_envelope(resp, 400, "Record 2501 must be a JSON object with at least one field,"
+                          " not a JSON string")  # fmt: skip
+    broken = orjson.dumps(body_of(3_000))[:-40] + b"}"
+    resp = client.post(ROUTE, data=broken, content_type="application/json")
+    assert resp.status_code == 400
+    assert resp.get_json()["message"].startswith("Request body is not valid JSON")
