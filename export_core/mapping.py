@@ -43,10 +43,12 @@ _FORMULA_PATTERN = r"^[=+\-@\t\r]"
 _MAX_EXACT_INT = 2**53  # beyond this a float-spelled integer ("1e20") is not exact
 # The forms tried on every value: the platform's own. Each is a full pass over the column
 # (fractional-second formats cost three times an exact one), so anything else is left to
-# `_reparse_dates`, which runs the full grammar on just the values these missed.
+# `_settle`, which runs the full rules on just the values these missed.
 _FAST_FORMATS = {"datetime": ("%Y-%m-%d %H:%M:%S",), "date": ("%Y-%m-%d",)}
 _CURRENCY_PATTERN = r"^([-+]?)\s*(?:US\$|\$|€|£|Rp\.?|IDR|USD)?\s*"
 _THOUSANDS_PATTERN = r"^[-+]?\d{1,3}(?:,\d{3})+(?:\.\d*)?$"
+_EDGE_SPACE = r"^\s|\s$"  # what strip_chars() removes: Unicode White_Space, as Rust's trim
+_TODO = "\x00todo:"  # private column: the fast form missed a non-empty value
 _UNKNOWN_CODE_CHARS = 200  # a code's key in the report is cut to this length
 
 
@@ -113,34 +115,76 @@ def _strptime_forms(t: pl.Expr, formats: Sequence[str]) -> pl.Expr:
     )
 
 
-def _parse_datetime_fast(t: pl.Expr, kind: str) -> pl.Expr:
-    """The common zone-less form of `kind`, by exact strptime (cheap even where it fails)."""
-    return _strptime_forms(t, _FAST_FORMATS[kind])
-
-
 def _parse_datetime(t: pl.Expr) -> pl.Expr:
     """Every accepted form: Y-M-D or Y/M/D, optional T/space time and zone; null otherwise.
 
-    Regex work costs ten times the strptime above, so `map_frame` runs this only on the values
-    the fast forms left unparsed (usually none)."""
+    Regex work costs ten times a strptime, so it runs only on the values the cheap forms left
+    unparsed (usually none)."""
     norm = _drop_zone(t.str.replace_all("/", "-", literal=True).str.replace("T", " ", literal=True))
     return _strptime_forms(norm, ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%d"))
 
 
-def _reparse_dates(mapped: pl.DataFrame, template: Template) -> pl.DataFrame:
-    """Second chance, on the few values the fast forms missed, with the full date grammar."""
-    updates: list[pl.Series] = []
-    for col in template.columns:
-        if col.kind not in ("date", "datetime"):
-            continue
-        value, raw = mapped[col.field], mapped[raw_column(col.field)]
-        todo = (value.is_null() & raw.is_not_null()).arg_true()
-        if todo.is_empty():
-            continue
-        parsed = pl.select(_parse_datetime(pl.lit(raw.gather(todo).str.strip_chars()))).to_series()
-        fixed = parsed.dt.date() if col.kind == "date" else parsed
-        updates.append(value.clone().scatter(todo, fixed))
-    return mapped.with_columns(updates) if updates else mapped
+def _trimmed(src: pl.Expr) -> pl.Expr:
+    """The stripped text, null when nothing is left."""
+    t = src.str.strip_chars()
+    return pl.when(t != "").then(t)
+
+
+def _fast_value(column: Column, src: pl.Expr) -> pl.Expr:
+    """A parsed kind's value in its one common form, read from the unstripped text.
+
+    Null means "look again with the full rules" (`_full_value`). Where this finds a value the
+    full rules find the same one: number casts refuse surrounding whitespace (which the full
+    rules strip) and every other decoration, and strptime is not trusted with text that has
+    any. Skipping the strip and the fallbacks on every value is what keeps mapping from
+    copying each parsed column several times over."""
+    if column.kind == "integer":
+        return src.cast(pl.Int64, strict=False)
+    if column.kind == "money":
+        number = src.cast(pl.Float64, strict=False)
+        return pl.when(number.is_finite()).then(number)
+    # cache=False: polars' cache of unique strings costs more than it saves on this data.
+    if column.kind == "date":
+        parsed = src.str.to_date(_FAST_FORMATS["date"][0], strict=False, cache=False)
+    else:
+        fmt = _FAST_FORMATS["datetime"][0]
+        parsed = src.str.to_datetime(fmt, time_unit="us", strict=False, cache=False)
+    return pl.when(~src.str.contains(_EDGE_SPACE)).then(parsed)
+
+
+def _full_value(column: Column, src: pl.Expr) -> pl.Expr:
+    """A parsed kind's value by the module's complete rules (see the module docstring)."""
+    t = _trimmed(src)
+    if column.kind == "integer":
+        return _parse_integer(t)
+    if column.kind == "money":
+        return _parse_money(t)
+    # The common form first, then the full grammar on the stripped (capped) raw text.
+    anyform = pl.when(t.is_not_null()).then(_parse_datetime(_cap(src).str.strip_chars()))
+    value = pl.coalesce(_strptime_forms(t, _FAST_FORMATS[column.kind]), anyform)
+    return value.dt.date() if column.kind == "date" else value
+
+
+def _settle(
+    column: Column, value: pl.Series, src: pl.Series, todo: pl.Series
+) -> tuple[pl.Series, pl.Series]:
+    """A parsed column's value and raw companion, the `todo` rows (fast form missed, text not
+    empty) read again by the full rules; the raw text stays where they fail too."""
+    raw = pl.repeat(None, value.len(), dtype=pl.String, eager=True)
+    if not todo.is_empty():
+        again = (
+            pl.DataFrame({"src": src.gather(todo)})
+            .with_columns(value=_full_value(column, pl.col("src")))
+            .select(
+                "value",
+                raw=pl.when(pl.col("value").is_null() & _trimmed(pl.col("src")).is_not_null()).then(
+                    _cap(pl.col("src"))
+                ),
+            )
+        )
+        value = value.clone().scatter(todo, again["value"])
+        raw = raw.scatter(todo, again["raw"])
+    return value, raw.alias(raw_column(column.field))
 
 
 def _label_lookup(column: Column, catalog: Catalog) -> dict[str, str]:
@@ -154,24 +198,45 @@ def _label_lookup(column: Column, catalog: Catalog) -> dict[str, str]:
     return lookup
 
 
-def _value_expr(column: Column, src: pl.Expr, catalog: Catalog) -> pl.Expr:
-    """The typed / translated value of one template column from its String source."""
+def _label_value(column: Column, src: pl.Expr, catalog: Catalog, cap: bool) -> pl.Expr:
+    """A status / boolean column's label (or kept raw text) from its String source."""
+    t = _trimmed(src)
+    code = t.str.replace(r"^([-+]?\d+)\.0*$", "${1}").str.to_lowercase()
+    label = code.replace_strict(
+        _label_lookup(column, catalog), default=None, return_dtype=pl.String
+    )
+    value = pl.when(t.is_not_null()).then(pl.coalesce(label, src))
+    return _cap(value) if cap else value
+
+
+def _label_column(column: Column, src: pl.Series, catalog: Catalog, cap: bool) -> pl.Expr:
+    """`_label_value` over the column, worked out once per distinct code when codes repeat.
+
+    A status column holds a handful of codes: translating each once and picking the results
+    by the codes' index (an Enum's physical value) builds one output column instead of a copy
+    per string operation."""
+    direct = _label_value(column, pl.col(src.name).cast(pl.String), catalog, cap)
+    codes = src.cast(pl.String).unique().drop_nulls()
+    if codes.is_empty() or codes.len() * 4 > src.len():
+        return direct
+    labels = pl.select(_label_value(column, pl.lit(codes), catalog, True)).to_series()
+    return pl.lit(labels).gather(
+        pl.col(src.name).cast(pl.String).cast(pl.Enum(codes)).to_physical()
+    )
+
+
+def _value_expr(column: Column, src: pl.Series, catalog: Catalog, cap: bool) -> list[pl.Expr]:
+    """The typed / translated value of one template column (fast form for the parsed kinds,
+    then a Boolean column marking the values `_settle` must read again)."""
+    text = pl.col(src.name).cast(pl.String)
     if column.kind == "text":
-        return _cap(pl.when(src != "").then(src))
-    t = src.str.strip_chars()
-    t = pl.when(t != "").then(t)
+        value: pl.Expr = pl.when(text != "").then(text)
+        return [(_cap(value) if cap else value).alias(column.field)]
     if column.kind in _LABEL_KINDS:
-        code = t.str.replace(r"^([-+]?\d+)\.0*$", "${1}").str.to_lowercase()
-        label = code.replace_strict(
-            _label_lookup(column, catalog), default=None, return_dtype=pl.String
-        )
-        return _cap(pl.when(t.is_not_null()).then(pl.coalesce(label, src)))
-    if column.kind == "integer":
-        return _parse_integer(t)
-    if column.kind == "money":
-        return _parse_money(t)
-    parsed = _parse_datetime_fast(t, column.kind)
-    return parsed.dt.date() if column.kind == "date" else parsed
+        return [_label_column(column, src, catalog, cap).alias(column.field)]
+    value = _fast_value(column, text)
+    todo = (value.is_null() & (text != "")).fill_null(False)
+    return [value.alias(column.field), todo.alias(_TODO + column.field)]
 
 
 def _norm(name: str) -> str:
@@ -200,33 +265,58 @@ def _resolve_sources(columns: Sequence[str], template: Template) -> dict[str, st
     return found
 
 
+def _long_sources(frame: pl.DataFrame, used: list[str]) -> tuple[set[str], int]:
+    """The input columns holding text longer than a cell takes, and how many such cells.
+
+    Byte lengths come free with polars' string views; characters are counted only where the
+    bytes exceed the limit."""
+    if not used or not frame.height:
+        return set(), 0
+    widest = frame.select(pl.col(s).cast(pl.String).str.len_bytes().max() for s in used).row(0)
+    long = [s for s, width in zip(used, widest, strict=True) if (width or 0) > EXCEL_MAX_CELL_CHARS]
+    if not long:
+        return set(), 0
+    over = [(pl.col(s).cast(pl.String).str.len_chars() > EXCEL_MAX_CELL_CHARS).sum() for s in long]
+    return set(long), int(sum(frame.select(over).row(0)))
+
+
 def _map_values(
-    frame: pl.DataFrame, template: Template, sources: dict[str, str | None], catalog: Catalog
+    frame: pl.DataFrame,
+    template: Template,
+    sources: dict[str, str | None],
+    catalog: Catalog,
+    long: set[str],
 ) -> pl.DataFrame:
-    """Typed columns in template order, then the raw companions of the parsed kinds."""
-    values: list[pl.Expr] = []
-    raws: list[pl.Expr] = []
+    """Typed columns in template order, then the raw companions of the parsed kinds.
+
+    One lazy pass computes every column (text columns without empty strings or overlong values
+    come out as the input column itself); `_settle` then revisits the few parsed values the
+    fast forms missed, and the result is assembled from the finished Series without copying."""
+    exprs: list[pl.Expr] = []
     for column in template.columns:
         source = sources[column.field]
         if source is None:
-            values.append(pl.lit(None, _dtype(column.kind)).alias(column.field))
-            if column.kind in _PARSED_KINDS:
-                raws.append(pl.lit(None, pl.String).alias(raw_column(column.field)))
+            exprs.append(pl.lit(None, _dtype(column.kind)).alias(column.field))
+        else:
+            exprs += _value_expr(column, frame[source], catalog, source in long)
+    values = frame.lazy().select(exprs).collect()
+    if values.height != frame.height:  # a frame of only literals collapses to one row
+        values = values.clear(frame.height)
+    columns = {c.field: values[c.field] for c in template.columns}
+    raws: list[pl.Series] = []
+    for column in template.columns:
+        source = sources[column.field]
+        if column.kind not in _PARSED_KINDS:
             continue
-        src = pl.col(source).cast(pl.String)
-        values.append(_value_expr(column, src, catalog).alias(column.field))
-        if column.kind in _PARSED_KINDS:
-            # Holds the stripped-non-empty original for now; blanked below where parsing worked.
-            present = pl.when(src.str.strip_chars() != "").then(_cap(src))
-            raws.append(present.alias(raw_column(column.field)))
-    mapped = _reparse_dates(frame.lazy().select(*values, *raws).collect(), template)
-    parsed = [c for c in template.columns if c.kind in _PARSED_KINDS]
-    return mapped.with_columns(
-        pl.when(pl.col(c.field).is_null())
-        .then(pl.col(raw_column(c.field)))
-        .alias(raw_column(c.field))
-        for c in parsed
-    )
+        if source is None:
+            raws.append(pl.repeat(None, frame.height, dtype=pl.String, eager=True))
+            raws[-1] = raws[-1].alias(raw_column(column.field))
+            continue
+        todo = values[_TODO + column.field].arg_true()
+        src = frame[source].cast(pl.String)
+        columns[column.field], raw = _settle(column, columns[column.field], src, todo)
+        raws.append(raw)
+    return pl.DataFrame([*columns.values(), *raws])
 
 
 def _quality(
@@ -235,15 +325,11 @@ def _quality(
     template: Template,
     sources: dict[str, str | None],
     catalog: Catalog,
+    truncated: int,
 ) -> QualityReport:
-    """Count what mapping noticed, in two vectorised passes (input lengths, mapped values)."""
+    """Count what mapping noticed in one vectorised pass over the mapped values (`truncated`
+    comes from `_long_sources`, on the input)."""
     used = [s for s in sources.values() if s is not None]
-    truncated = 0
-    if used and frame.height:
-        long_cells = [
-            (pl.col(s).cast(pl.String).str.len_chars() > EXCEL_MAX_CELL_CHARS).sum() for s in used
-        ]
-        truncated = int(sum(frame.select(long_cells).row(0)))
     exprs: dict[str, pl.Expr] = {}
     texts: list[str] = []
     for col in template.columns:
@@ -312,10 +398,9 @@ def map_frame(
     """Map a reader's frame onto `template` and report on its quality."""
     catalog = catalog or get_catalog()
     sources = _resolve_sources(frame.columns, template)
-    mapped = _map_values(frame, template, sources, catalog)
-    if mapped.height != frame.height:  # a frame of only literals would collapse to one row
-        mapped = mapped.clear(frame.height)
-    quality = _quality(frame, mapped, template, sources, catalog)
+    long, truncated = _long_sources(frame, [s for s in sources.values() if s is not None])
+    mapped = _map_values(frame, template, sources, catalog, long)
+    quality = _quality(frame, mapped, template, sources, catalog, truncated)
     return MappedFrame(template=template, frame=mapped, quality=quality)
 
 

@@ -8,7 +8,8 @@ from typing import Any
 import polars as pl
 import pytest
 
-from export_core.catalog import Template, get_catalog
+from export_core import mapping
+from export_core.catalog import Column, Template, get_catalog
 from export_core.mapping import detect_export_type, map_frame
 from export_core.model import EXCEL_MAX_CELL_CHARS, raw_column
 from export_core.readers import read_csv, records_to_frame
@@ -294,3 +295,86 @@ def test_detect_export_type_for_every_type_from_its_own_fields() -> None:
         assert detect_export_type(data_type.field_kinds) == name
         for tpl in data_type.templates.values():
             assert detect_export_type(tpl.fields) == name
+
+
+# What polars' strip_chars() removes (Rust's trim: Unicode White_Space), edge to edge.
+WHITESPACE = [chr(c) for c in range(0x3001) if chr(c).isspace() and not 0x1C <= c <= 0x1F]
+
+PADDED_CASES = [
+    (("payments", "standard", "participant_id"), "12", 12),
+    (("payments", "standard", "amount"), "1500.5", 1500.5),
+    (("participants", "complete", "birthdate"), "1995-05-15", date(1995, 5, 15)),
+    (
+        ("participants", "complete", "created_at"),
+        "2024-01-15 10:30:00",
+        datetime(2024, 1, 15, 10, 30),
+    ),
+]
+
+
+@pytest.mark.parametrize(("where", "text", "expected"), PADDED_CASES, ids=lambda v: str(v))
+def test_parsed_values_padded_with_any_whitespace_parse_like_the_bare_text(
+    where: tuple[str, str, str], text: str, expected: Any
+) -> None:
+    export_type, name, field = where
+    values = [w + text for w in WHITESPACE] + [text + w for w in WHITESPACE]
+    values += [w + text + w for w in WHITESPACE] + [w * 3 for w in WHITESPACE]
+    mapped = map_frame(records_to_frame([{field: v} for v in values]), template(export_type, name))
+    n = len(WHITESPACE)
+    assert mapped.frame[field].to_list() == [expected] * (3 * n) + [None] * n
+    assert mapped.frame[raw_column(field)].null_count() == 4 * n
+    assert mapped.quality.unparseable == {}
+    header = next(c.header for c in template(export_type, name).columns if c.field == field)
+    assert mapped.quality.missing == {**mapped.quality.missing, header: n}  # blanks are missing
+
+
+ODD = [
+    "1", " 2 ", "3.0", "+4", "-1", "1e0", "Approved", "APPROVED", " approved ", "true", "No",
+    "9", " 9 ", "x", "", "   ", "=1+1", "Zoë", "2024-01-15", " 2024-01-15T10:30:00Z",
+    "2024/01/15 10:30", "2024-02-30", "1,500.00", "$ 12", "NaN", "1e20", "15/05/1995", None,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("tpl", TEMPLATES, ids=lambda t: f"{t.export_type}-{t.name}")
+def test_repeated_codes_map_as_distinct_ones(tpl: Template) -> None:
+    """Repeated codes are translated once per distinct code; all-distinct ones value by value."""
+    distinct = [
+        {c.field: ODD[(i + k) % len(ODD)] for k, c in enumerate(tpl.columns)}
+        for i in range(len(ODD))
+    ]
+    cycles = 10
+    alone, mapped = (map_frame(records_to_frame(distinct * n), tpl) for n in (1, cycles))
+    assert mapped.frame.equals(pl.concat([alone.frame] * cycles))
+    q, one_cycle = mapped.quality, alone.quality
+    assert q.formula_like == cycles * one_cycle.formula_like
+    assert q.missing == {h: cycles * n for h, n in one_cycle.missing.items()}
+    assert q.unparseable == {h: cycles * n for h, n in one_cycle.unparseable.items()}
+    assert q.unknown_codes == {
+        h: {code: cycles * n for code, n in codes.items()}
+        for h, codes in one_cycle.unknown_codes.items()
+    }
+
+
+@pytest.mark.parametrize("kind", ["integer", "money", "date", "datetime"])
+def test_the_fast_forms_agree_with_the_full_rules_wherever_they_find_a_value(kind: str) -> None:
+    column = Column("x", "X", kind)  # type: ignore[arg-type]
+    texts = [*ODD, *(w + "1" for w in WHITESPACE), "2024-01-15 10:30:00", "1500.25", "0", "-0.0"]
+    frame = pl.DataFrame({"x": texts}, schema={"x": pl.String})
+    got = frame.select(
+        fast=mapping._fast_value(column, pl.col("x")), full=mapping._full_value(column, pl.col("x"))
+    )
+    found = got.filter(pl.col("fast").is_not_null())
+    assert found.height > 0
+    assert found["fast"].equals(found["full"], check_names=False)
+
+
+def test_text_columns_come_through_untouched_and_multibyte_text_is_not_cut() -> None:
+    tpl = template("participants", "complete")
+    wide = "é" * 20_000  # 40,000 bytes but 20,000 characters: fits a cell
+    frame = records_to_frame(
+        [{"notes": wide, "first_name": "Ann"}, {"notes": "", "first_name": "Bo"}]
+    )
+    mapped = map_frame(frame, tpl)
+    assert mapped.frame["notes"].to_list() == [wide, None]
+    assert mapped.frame["first_name"].equals(frame["first_name"])
+    assert mapped.quality.truncated == 0
