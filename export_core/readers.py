@@ -240,8 +240,15 @@ def read_json(data: bytes | str) -> pl.DataFrame:
     raw = original.removeprefix(_BOM)
     if not raw.strip():
         raise InputError("The JSON input is empty; expected a list of records")
+    long_digits = _has_long_digit_run(raw)
+    if not long_digits:  # orjson would read such integers as floats
+        from .jsonslices import decode_records  # it builds on this module
+
+        sliced = decode_records(raw)  # a slice at a time; None for anything unusual
+        if sliced is not None:
+            return sliced.frame
     try:
-        value = json.loads(raw) if _has_long_digit_run(raw) else orjson.loads(raw)
+        value = json.loads(raw) if long_digits else orjson.loads(raw)
     except (orjson.JSONDecodeError, json.JSONDecodeError, UnicodeDecodeError):
         # Re-read with the standard library for a precise message (orjson's is terse).
         text = _text_of(original)

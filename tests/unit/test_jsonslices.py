@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from export_core import jsonslices
-from export_core.readers import records_to_frame
+from export_core.readers import read_json, records_to_frame
 
 # Text that looks like the structure the slicer cuts at, to be met inside strings and keys.
 TRICKY = ["},{", "}]", '"data":[', "}, {", '\\"}', "{", "]", ",", '"', "\\", "\n", "é", "😀"]
@@ -162,3 +162,13 @@ def test_accept_sees_every_slice_with_its_first_row_and_can_refuse() -> None:
         raw, accept=lambda rows, first: first < 100, slice_bytes=2_000
     )
     assert refused is None
+
+
+def test_read_json_of_a_big_upload_equals_the_whole_decode() -> None:
+    rows = plain_rows(16_000)  # ~1.2 MB: two slices
+    for raw in (orjson.dumps(rows), orjson.dumps({"data": rows, "source": "platform"})):
+        assert len(raw) > jsonslices.SLICE_BYTES
+        assert jsonslices.decode_records(raw) is not None
+        assert read_json(raw).equals(records_to_frame(orjson.loads(raw)))
+    exact = b'[{"id": 123456789012345678901234567890, "x": "a"}]'  # not read as a float
+    assert read_json(exact)["id"].to_list() == ["123456789012345678901234567890"]
