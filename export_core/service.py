@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from .archive import build_zip
+from .archive import ZipBuilder, build_zip
 from .catalog import Catalog, Template, get_catalog
 from .cells import display_rows
 from .errors import LimitExceeded, NoDataError, StorageError
@@ -40,6 +40,11 @@ from .writers import get_writer
 # participant row) and polars' intermediates stay small: writing 50,000 complete rows peaked
 # at +37 MB RSS with 10,000-row groups, +16 MB with 2,000.
 PREPARE_ROWS = 5_000
+# Batches up to this size are rendered in memory by a writer with a `render` step (csv) when
+# there is a ZIP to feed: the bytes go to the batch file and to the ZIP thread, which then need
+# not read the file back. Bigger batches are written straight to disk and read back by the ZIP
+# thread, so that memory stays bounded (archive.QUEUE_DEPTH members in flight at most).
+RENDER_ROWS = 5_000
 
 
 def temp_path(final: Path) -> Path:
@@ -85,26 +90,41 @@ def batch_rows(mapped: MappedFrame, batch: BatchPlan) -> MappedFrame:
     return dataclasses.replace(mapped, frame=rows)
 
 
+def _place(final: Path, write: Callable[[Path], object]) -> None:
+    """Run `write(tmp)` on a temporary sibling of `final`, then rename it into place; nothing
+    is left behind on error."""
+    tmp = temp_path(final)
+    try:
+        write(tmp)
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _bytes_writer(data: bytes) -> Callable[[Path], object]:
+    return lambda path: path.write_bytes(data)
+
+
+def _written(batch: BatchPlan, size: int) -> WrittenFile:
+    return WrittenFile(
+        batch_number=batch.number,
+        file_name=batch.file_name,
+        file_size=size,
+        record_count=batch.record_count,
+        record_range=batch.record_range,
+    )
+
+
 def write_batch(
     rows: MappedFrame, batch: BatchPlan, options: ExportOptions, target_dir: Path
 ) -> WrittenFile:
     """Write all of `rows` (the batch's records, see `batch_rows`) to
     `target_dir / batch.file_name` through a temporary name; nothing is left behind on error."""
     final = target_dir / batch.file_name
-    tmp = temp_path(final)
-    try:
-        get_writer(options.format).write(rows, 0, rows.height, tmp, options)
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return WrittenFile(
-        batch_number=batch.number,
-        file_name=batch.file_name,
-        file_size=final.stat().st_size,
-        record_count=batch.record_count,
-        record_range=batch.record_range,
-    )
+    writer = get_writer(options.format)
+    _place(final, lambda tmp: writer.write(rows, 0, rows.height, tmp, options))
+    return _written(batch, final.stat().st_size)
 
 
 def write_archive(members: list[Path], target: Path) -> WrittenArchive:
@@ -163,6 +183,37 @@ def _check_size(frame: pl.DataFrame, limit: int) -> None:
         )
 
 
+def _write_files(
+    mapped: MappedFrame,
+    plan: ExportPlan,
+    options: ExportOptions,
+    target_dir: Path,
+    progress: ProgressCallback | None,
+    written: list[Path],
+    zip_builder: ZipBuilder | None,
+) -> list[WrittenFile]:
+    """Every batch file, each handed to `zip_builder` (if any) once it is in place."""
+    render: Callable[[MappedFrame, int, int, ExportOptions], bytes] | None = (
+        getattr(get_writer(options.format), "render", None) if zip_builder else None
+    )
+    files: list[WrittenFile] = []
+    for batch, rows in _batches_with_rows(mapped, plan, options):
+        final = target_dir / batch.file_name
+        data = None
+        if render is not None and batch.record_count <= RENDER_ROWS:
+            data = render(rows, 0, rows.height, options)
+            _place(final, _bytes_writer(data))
+            files.append(_written(batch, len(data)))
+        else:
+            files.append(write_batch(rows, batch, options, target_dir))
+        written.append(final)
+        if zip_builder:
+            zip_builder.add(final, data)
+        if progress and batch.number < plan.total_files:
+            progress(batch.number, plan.total_files)
+    return files
+
+
 def _write_all(
     mapped: MappedFrame,
     plan: ExportPlan,
@@ -171,20 +222,25 @@ def _write_all(
     progress: ProgressCallback | None,
     written: list[Path],
 ) -> tuple[list[WrittenFile], WrittenArchive | None]:
-    """Every batch, then the ZIP; appends each final path to `written` as it appears."""
-    files: list[WrittenFile] = []
-    total = plan.total_files
-    for batch, rows in _batches_with_rows(mapped, plan, options):
-        files.append(write_batch(rows, batch, options, target_dir))
-        written.append(target_dir / batch.file_name)
-        if progress and batch.number < total:
-            progress(batch.number, total)
+    """Every batch, then the ZIP; appends each final path to `written` as it appears. The ZIP
+    is built under a temporary name in a background thread while the files are written
+    (archive.ZipBuilder: deflate overlaps writing) and renamed into place last."""
+    zip_final = target_dir / plan.archive_name if plan.archive_name else None
+    zip_builder = ZipBuilder(temp_path(zip_final)) if zip_final else None
     archive = None
-    if plan.archive_name:
-        archive = write_archive(written[:], target_dir / plan.archive_name)
-        written.append(target_dir / plan.archive_name)
+    try:
+        files = _write_files(mapped, plan, options, target_dir, progress, written, zip_builder)
+        if zip_builder and zip_final:
+            archive = dataclasses.replace(zip_builder.finish(), zip_file_name=zip_final.name)
+            os.replace(zip_builder.target, zip_final)
+            written.append(zip_final)
+    except BaseException:
+        if zip_builder:
+            zip_builder.abort()
+            zip_builder.target.unlink(missing_ok=True)
+        raise
     if progress:
-        progress(total, total)  # only once everything, the ZIP included, is in place
+        progress(plan.total_files, plan.total_files)  # only once everything is in place
     return files, archive
 
 

@@ -12,6 +12,7 @@ the separator, a quote or a line break, and quotes inside are doubled."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
 from pathlib import Path
 from typing import BinaryIO
@@ -81,23 +82,44 @@ def _needs_text(column: Column, frame: pl.DataFrame) -> bool:
     return series.dtype.is_float() and not series.is_finite().fill_null(True).all()
 
 
+def _text_expr(column: Column, schema: pl.Schema) -> pl.Expr | None:
+    """A typed column that needs text, as one expression: `_output_column`'s text (typed value
+    as text, else its raw text neutralised) for columns with raw text and no float values;
+    None for the rest (money, NaN/inf), which `_output_column` formats in Python."""
+    raw = raw_column(column.field)
+    if column.kind == "money" or schema[column.field].is_float() or raw not in schema:
+        return None
+    typed = pl.col(column.field)
+    if column.kind == "date":
+        text = typed.dt.strftime(DATE_FORMAT)
+    elif column.kind == "datetime":
+        text = typed.dt.strftime(DATETIME_FORMAT)
+    else:
+        text = typed.cast(pl.String)
+    return pl.coalesce(text, neutralise(pl.col(raw)))
+
+
+def _column_expr(column: Column, schema: pl.Schema, frame: pl.DataFrame) -> pl.Expr | None:
+    """The expression for one CSV column, or None if it must be built by `_output_column`."""
+    if schema[column.field] == pl.String:
+        return neutralise(pl.col(column.field))
+    if not _needs_text(column, frame):
+        return pl.col(column.field)  # typed: polars formats it with the writer options below
+    return _text_expr(column, schema)
+
+
 def output_frame(mapped: MappedFrame, frame: pl.DataFrame) -> pl.DataFrame:
     """The CSV's columns (named by header) for the rows of `frame`: text neutralised, typed
-    values kept typed for polars to format, in one vectorised select; the rare typed column
-    holding raw text or NaN/inf is built as text on its own."""
+    values kept typed for polars to format (or as text where raw text is kept), in one
+    vectorised select; the rare money column holding raw text or NaN/inf is formatted in
+    Python on its own."""
     columns = mapped.template.columns
-    special = {c.field for c in columns if frame.schema[c.field] != pl.String}
-    special = {f for f in special if _needs_text(_by_field(columns, f), frame)}
-    exprs = [
-        neutralise(pl.col(c.field)).alias(c.header)
-        if frame.schema[c.field] == pl.String
-        else pl.col(c.field).alias(c.header)
-        for c in columns
-        if c.field not in special
-    ]
-    out = frame.select(exprs) if exprs else pl.DataFrame(height=frame.height)
-    for index, column in enumerate(columns):
-        if column.field in special:
+    schema = frame.schema  # built anew on every access: once, not once per column
+    exprs = [_column_expr(c, schema, frame) for c in columns]
+    selected = [e.alias(c.header) for c, e in zip(columns, exprs, strict=True) if e is not None]
+    out = frame.select(selected) if selected else pl.DataFrame(height=frame.height)
+    for index, (column, expr) in enumerate(zip(columns, exprs, strict=True)):
+        if expr is None:
             out = out.insert_column(index, _output_column(column, frame).alias(column.header))
     return out
 
@@ -115,17 +137,31 @@ def prepare(mapped: MappedFrame, bounds: list[tuple[int, int]]) -> MappedFrame:
     return dataclasses.replace(mapped, frame=prepared)
 
 
-def write(mapped: MappedFrame, start: int, stop: int, path: Path, options: ExportOptions) -> None:
-    """Write rows [start, stop) of `mapped` to the CSV file `path`."""
+def _rows(mapped: MappedFrame, start: int, stop: int) -> pl.DataFrame:
+    """The output columns of rows [start, stop), from `prepare`'s columns if it built them."""
     stop = min(stop, mapped.height)
     start = max(0, min(start, stop))
     frame = mapped.frame.slice(start, stop - start)
     headers = [PREPARED_PREFIX + c.header for c in mapped.template.columns]
     if frame.columns == headers:
-        out = frame.rename(dict(zip(headers, mapped.template.headers, strict=True)))
-    else:
-        out = output_frame(mapped, frame)
-    _write_csv(out, path, options, header=True)
+        # Renaming in place: a slice is a new frame object, and DataFrame.rename (a lazy
+        # query) costs ~10x more per file.
+        frame.columns = list(mapped.template.headers)
+        return frame
+    return output_frame(mapped, frame)
+
+
+def write(mapped: MappedFrame, start: int, stop: int, path: Path, options: ExportOptions) -> None:
+    """Write rows [start, stop) of `mapped` to the CSV file `path`."""
+    _write_csv(_rows(mapped, start, stop), path, options, header=True)
+
+
+def render(mapped: MappedFrame, start: int, stop: int, options: ExportOptions) -> bytes:
+    """The bytes `write` writes for rows [start, stop), in memory: the service writes them to
+    the batch file and hands the same bytes to the ZIP, which then need not read the file."""
+    buffer = io.BytesIO()
+    _write_csv(_rows(mapped, start, stop), buffer, options, header=True)
+    return buffer.getvalue()
 
 
 def append(block: MappedFrame, out: BinaryIO, options: ExportOptions, *, header: bool) -> None:

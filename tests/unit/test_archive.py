@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from export_core.archive import build_zip
+from export_core.archive import QUEUE_DEPTH, ZipBuilder, build_zip
 from export_core.model import WrittenArchive
 
 
@@ -61,3 +62,68 @@ def test_duplicate_member_names_are_refused(tmp_path: Path) -> None:
     (tmp_path / "x.csv").write_text("2")
     with pytest.raises(ValueError, match="distinct names"):
         build_zip([tmp_path / "a" / "x.csv", tmp_path / "x.csv"], tmp_path / "d.zip")
+
+
+def _zip_of_builder(members: list[Path], target: Path, *, with_bytes: bool) -> WrittenArchive:
+    builder = ZipBuilder(target)
+    for member in members:
+        builder.add(member, member.read_bytes() if with_bytes else None)
+    return builder.finish()
+
+
+@pytest.mark.parametrize("with_bytes", [True, False], ids=["bytes", "paths"])
+def test_builder_gives_the_same_zip_as_build_zip(tmp_path: Path, with_bytes: bool) -> None:
+    """Members handed over as bytes or read from disk: the very same ZIP, byte for byte
+    (names, order, methods, levels, timestamps, attributes, deflate stream)."""
+    members = _members(tmp_path)
+    many = tmp_path / "participants_batch_3_of_3.csv"
+    many.write_bytes(b'1,"a ""b"", c",\xc3\xa9\r\n' * 50_000)  # bigger than a read chunk
+    members.append(many)
+    expected = build_zip(members, tmp_path / "expected.zip")
+    built = _zip_of_builder(members, tmp_path / "built.zip", with_bytes=with_bytes)
+    assert (tmp_path / "built.zip").read_bytes() == (tmp_path / "expected.zip").read_bytes()
+    assert built == WrittenArchive("built.zip", expected.zip_file_size, expected.uncompressed_size)
+    with zipfile.ZipFile(tmp_path / "built.zip") as zf:
+        assert zf.testzip() is None
+        assert [i.filename for i in zf.infolist()] == [m.name for m in members]
+
+
+def test_builder_refuses_duplicate_names(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    first, second = tmp_path / "a" / "x.csv", tmp_path / "x.csv"
+    first.write_text("1")
+    second.write_text("2")
+    builder = ZipBuilder(tmp_path / "d.zip")
+    builder.add(first)
+    with pytest.raises(ValueError, match="distinct names"):
+        builder.add(second)
+    builder.abort()
+
+
+def _builder_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "zip-builder"]
+
+
+def test_builder_error_is_raised_in_the_callers_thread(tmp_path: Path) -> None:
+    """The ZIP cannot be created: the error comes back through `add` or `finish`, and a
+    caller adding more members than the queue holds is not left waiting."""
+    member = tmp_path / "m.csv"
+    member.write_bytes(b"1,2\r\n")
+    builder = ZipBuilder(tmp_path / "missing-dir" / "x.zip")
+    with pytest.raises(FileNotFoundError):
+        for number in range(QUEUE_DEPTH * 3):
+            builder.add(member.with_name(f"m{number}.csv"), b"1,2\r\n")
+        builder.finish()
+    builder.abort()
+    assert _builder_threads() == []
+
+
+def test_builder_abort_stops_the_thread(tmp_path: Path) -> None:
+    members = _members(tmp_path)
+    target = tmp_path / "aborted.zip"
+    builder = ZipBuilder(target)
+    builder.add(members[0])
+    builder.abort()
+    assert _builder_threads() == []
+    target.unlink()  # the caller removes what is left
+    builder.abort()  # twice is harmless

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import pickle
+import threading
 import tomllib
 import zipfile
 from importlib import resources
@@ -14,6 +15,8 @@ import polars as pl
 import pytest
 
 from benchmarks.datagen import records
+from export_core import archive, service
+from export_core.archive import build_zip
 from export_core.catalog import Catalog, get_catalog, parse_catalog
 from export_core.errors import (
     LimitExceeded,
@@ -271,3 +274,81 @@ def test_preview_of_a_large_frame_plans_chunks(participants_6000: pl.DataFrame) 
     result = preview(participants_6000, ExportOptions("participants", "complete", "csv"))
     assert len(result.rows) == 100
     assert result.plan.describe() == "6,000 records -> 3 CSV files of 2,000 + ZIP"
+
+
+def _zip_builder_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name == "zip-builder"]
+
+
+@pytest.mark.parametrize("render_rows", [service.RENDER_ROWS, 0], ids=["in-memory", "read-back"])
+def test_csv_zip_is_what_build_zip_makes_of_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, render_rows: int
+) -> None:
+    """The ZIP built alongside the files (members handed over as bytes, or read back from
+    disk for batches above RENDER_ROWS) is byte for byte the ZIP of the finished files."""
+    monkeypatch.setattr(service, "RENDER_ROWS", render_rows)
+    calls: list[tuple[int, int]] = []
+    options = ExportOptions("participants", "complete", "csv", csv_bom=True)
+    out = tmp_path / "out"
+    result = write_export(
+        frame_of("participants", 20),
+        options,
+        out,
+        progress=lambda done, total: calls.append((done, total)),
+        catalog=small_catalog(),
+    )
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+    assert result.archive is not None
+    files = [out / f.file_name for f in result.files]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [*(f.name for f in files), result.archive.zip_file_name]
+    )
+    for written, path in zip(result.files, files, strict=True):
+        assert written.file_size == path.stat().st_size
+        assert path.read_bytes().startswith(b"\xef\xbb\xbfID,")
+    zip_path = out / result.archive.zip_file_name
+    reference = build_zip(files, tmp_path / "reference.zip")
+    assert zip_path.read_bytes() == (tmp_path / "reference.zip").read_bytes()
+    assert result.archive.zip_file_size == reference.zip_file_size == zip_path.stat().st_size
+    assert result.archive.uncompressed_size == reference.uncompressed_size
+    with zipfile.ZipFile(zip_path) as zf:
+        assert zf.testzip() is None
+        assert [zf.read(p.name) for p in files] == [p.read_bytes() for p in files]
+    assert _zip_builder_threads() == []
+
+
+def test_zip_failure_leaves_nothing_behind(
+    participants_6000: pl.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk fills up while the ZIP thread writes the second member: a StorageError, and
+    neither the data files nor the partial ZIP stay behind."""
+    real = archive._write_member
+    added: list[str] = []
+
+    def full_disk(zf: zipfile.ZipFile, member: Path, data: bytes | None) -> int:
+        added.append(member.name)
+        if len(added) == 2:
+            raise OSError(28, "No space left")
+        return real(zf, member, data)
+
+    monkeypatch.setattr(archive, "_write_member", full_disk)
+    (tmp_path / "someone_elses.txt").write_text("keep me")
+    with pytest.raises(StorageError, match=r"^Could not write export files: No space left$"):
+        write_export(participants_6000, ExportOptions("participants", "complete", "csv"), tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["someone_elses.txt"]
+    assert _zip_builder_threads() == []
+
+
+def test_cancel_stops_the_zip_thread(participants_6000: pl.DataFrame, tmp_path: Path) -> None:
+    def cancel(done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_export(
+            participants_6000,
+            ExportOptions("participants", "complete", "csv"),
+            tmp_path,
+            progress=cancel,
+        )
+    assert list(tmp_path.iterdir()) == []
+    assert _zip_builder_threads() == []

@@ -162,3 +162,44 @@ def test_long_and_unicode_cells_are_kept_whole(tmp_path: Path) -> None:
     assert rows[1][f.index("notes")] == "'" + long_text
     assert rows[1][f.index("first_name")] == "Nguyễn 名簿 😀"
     assert rows[1][f.index("last_name")] == ""
+
+
+def _with_raw_text(template: Template) -> MappedFrame:
+    """Seeded records plus rows whose typed fields hold unparseable text (kept as raw)."""
+    rows = records(template.export_type, 300, seed=11)
+    for index, row in enumerate(rows[::37]):
+        for field, column in zip(template.fields, template.columns, strict=True):
+            if column.kind in {"date", "datetime", "integer", "money"} and field in row:
+                row[field] = ("=2*3", "not a date", "-01-2024", "@noon", "")[index % 5]
+    return map_frame(records_to_frame(rows), template)
+
+
+@pytest.mark.parametrize("template", ALL_TEMPLATES, ids=lambda t: f"{t.export_type}-{t.name}")
+def test_one_select_equals_column_by_column(template: Template) -> None:
+    """output_frame builds typed columns holding raw text as expressions in one select; the
+    per-column Python path (`_output_column`) is the reference, cell for cell."""
+    mapped = _with_raw_text(template)
+    expected = {c.header: csv_writer._output_column(c, mapped.frame) for c in template.columns}
+    got = csv_writer.output_frame(mapped, mapped.frame)
+    assert got.columns == list(template.headers)
+    for header, series in expected.items():
+        assert got.get_column(header).to_list() == series.to_list(), header
+
+
+@pytest.mark.parametrize("bom", [False, True], ids=["plain", "bom"])
+@pytest.mark.parametrize("template", ALL_TEMPLATES, ids=lambda t: f"{t.export_type}-{t.name}")
+def test_render_gives_the_bytes_write_writes(template: Template, bom: bool, tmp_path: Path) -> None:
+    """`render` (in memory, what the service hands to the ZIP) equals `write`, for direct and
+    prepared rows; rendering leaves the prepared frame as it was."""
+    mapped = _with_raw_text(template)
+    opts = ExportOptions(template.export_type, template.name, "csv", csv_bom=bom)
+    prepared = csv_writer.prepare(mapped, [(0, 120), (120, 300)])
+    columns = prepared.frame.columns
+    for start, stop in [(0, 120), (120, 300), (5, 5)]:
+        path = tmp_path / f"{start}.csv"
+        csv_writer.write(mapped, start, stop, path, opts)
+        assert csv_writer.render(mapped, start, stop, opts) == path.read_bytes()
+        assert csv_writer.render(prepared, start, stop, opts) == path.read_bytes()
+        csv_writer.write(prepared, start, stop, path, opts)
+        assert csv_writer.render(mapped, start, stop, opts) == path.read_bytes()
+    assert prepared.frame.columns == columns
