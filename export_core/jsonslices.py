@@ -39,6 +39,7 @@ _WS = b" \t\r\n"
 _DATA_KEY = b'"data"'
 _BLANKS = re.compile(rb"[ \t\r\n]*")
 _LIST_START = re.compile(rb"[ \t\r\n]*:[ \t\r\n]*\[[ \t\r\n]*")
+_NESTED = re.compile(rb":[ \t\r\n]*[\[{]")
 _BOUNDARY = re.compile(rb"\}[ \t\r\n]*,[ \t\r\n]*(?=\{)")
 _MAX_TRIES = 8  # candidate cuts tried per slice before giving up on the fast path
 
@@ -69,16 +70,18 @@ def decode_records(
     """`raw` (a JSON list of objects, or an object with a "data" list of objects) decoded a
     slice at a time, or None when the ordinary whole-document decode must be used instead.
 
-    `accept(records, first_row)` sees each slice's decoded records (rows numbered from 1)
-    before they are turned into a frame; returning False abandons the fast path (the caller's
-    own checks then run on the whole document and raise their usual errors)."""
+    `accept(records, first_row)` sees each slice's decoded records (rows numbered from 1:
+    objects whose values are all scalars) before they are turned into a frame; returning
+    False abandons the fast path (the caller's own checks then run on the whole document and
+    raise their usual errors)."""
     try:
         head, start = _locate(raw)
         frames: list[pl.DataFrame] = []
         keys: dict[str, None] = {}
         count = 0
         end = start
-        for records, after in _slices(raw, start, slice_bytes):
+        for records, (begin, after) in _slices(raw, start, slice_bytes):
+            _check_scalar_objects(records, raw, begin, after)
             if accept is not None and not accept(records, count + 1):
                 return None
             frames.append(_slice_frame(records, keys))
@@ -141,20 +144,21 @@ def _parse_list(raw: bytes, begin: int, stop: int) -> list[Any] | None:
     return value if isinstance(value, list) else None
 
 
-def _slices(raw: bytes, start: int, size: int) -> Iterator[tuple[list[Any], int]]:
-    """(records, offset after the slice) for each slice; the last offset is just past the
-    list's closing "]"."""
+def _slices(raw: bytes, start: int, size: int) -> Iterator[tuple[list[Any], tuple[int, int]]]:
+    """(records, (offset of the slice, offset after it)) for each slice; the last slice ends
+    just past the list's closing "]"."""
     begin = start
     while True:
         cut = _cut(raw, begin, size)
         if cut is not None:
-            records, begin = cut
-            yield records, begin
+            records, after = cut
+            yield records, (begin, after)
+            begin = after
             continue
         for close, after in _limited(_list_ends(raw, begin)):
             last = _parse_list(raw, begin, close)
             if last is not None:
-                yield last, after
+                yield last, (begin, after)
                 return
         raise _NotFast
 
@@ -221,14 +225,22 @@ def _fields(head: dict[str, Any] | None, tail: dict[str, Any] | None) -> dict[st
     return {**head, **tail}
 
 
-def _slice_frame(records: list[Any], keys: dict[str, None]) -> pl.DataFrame:
+def _check_scalar_objects(records: list[Any], raw: bytes, begin: int, after: int) -> None:
+    """_NotFast unless every record is an object whose values are all scalars. A nested value
+    in an object always follows a ":" (and blanks), so a slice whose bytes hold no ":[" or
+    ":{" has none; only when they do (possibly inside a string) are the values looked at."""
+    if set(map(type, records)) != {dict}:
+        raise _NotFast
+    if _NESTED.search(raw, begin, after) and readers.value_types(records) & {dict, list}:
+        raise _NotFast
+
+
+def _slice_frame(records: list[dict[str, Any]], keys: dict[str, None]) -> pl.DataFrame:
     """One slice's all-String frame; adds its field names to `keys` in first-seen order.
     Only polars' own conversion qualifies (readers.plain_frame): the text it gives a value
     does not depend on the other records, which the Python path's does not promise."""
-    if set(map(type, records)) != {dict}:
-        raise _NotFast
     try:
-        frame = readers.plain_frame(records)
+        frame = readers.plain_frame(records, scalars=True)
     except InputError:
         raise _NotFast from None
     if frame is None:

@@ -172,22 +172,25 @@ def records_to_frame(records: Any) -> pl.DataFrame:
     frame = plain_frame(rows, keys)
     if frame is not None:
         return frame
-    if _value_types(rows) & {dict, list}:
+    if value_types(rows) & {dict, list}:
         columns = {key: _nested_column_text(key, [r.get(key) for r in rows]) for key in keys}
     else:
         columns = {key: _column_text([r.get(key) for r in rows]) for key in keys}
     return _frame(columns, len(rows))
 
 
-def plain_frame(rows: list[dict[str, Any]], keys: list[str] | None = None) -> pl.DataFrame | None:
+def plain_frame(
+    rows: list[dict[str, Any]], keys: list[str] | None = None, *, scalars: bool = False
+) -> pl.DataFrame | None:
     """The frame of records holding only scalars, converted by polars itself (~3x the Python
     loop), or None when that fast path does not apply. Each value's text depends on that value
     alone, so the frames of consecutive slices of records, concatenated, equal the frame of
-    all of them (export_core.jsonslices relies on that)."""
+    all of them (export_core.jsonslices relies on that). `scalars`: the caller has made sure
+    that no value is a list or an object."""
     keys = _keys(rows) if keys is None else keys
     # Nested values go to the Python path: polars' own conversion of deeply nested lists can
     # recurse without bound (a 1,000-level list exhausted memory).
-    if not keys or _value_types(rows) & {dict, list}:
+    if not keys or (not scalars and value_types(rows) & {dict, list}):
         return None
     try:
         # An explicit all-String schema: nothing is inferred. Polars refuses integers beyond
@@ -207,7 +210,8 @@ def _keys(rows: list[dict[str, Any]]) -> list[str]:
     return keys
 
 
-def _value_types(rows: list[dict[str, Any]]) -> set[type]:
+def value_types(rows: list[dict[str, Any]]) -> set[type]:
+    """The Python types of all values in `rows`."""
     return set(map(type, chain.from_iterable(map(dict.values, rows))))
 
 

@@ -165,7 +165,7 @@ def test_chunked_body_over_the_limit(make_app: AppFactory) -> None:
 def test_unexpected_failure_is_a_500_without_traceback(
     client: FlaskClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def exploding(records: Any, *args: Any) -> Any:
+    def exploding(records: Any, *args: Any, **kwargs: Any) -> Any:
         raise MemoryError("Memory allocation error")
 
     monkeypatch.setattr(readers, "plain_frame", exploding)

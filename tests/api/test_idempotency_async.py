@@ -61,11 +61,11 @@ def test_server_errors_are_not_remembered(
     real = readers.plain_frame
     calls = {"n": 0}
 
-    def flaky(records: Any, *args: Any) -> Any:
+    def flaky(records: Any, *args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("temporary failure")
-        return real(records, *args)
+        return real(records, *args, **kwargs)
 
     monkeypatch.setattr(readers, "plain_frame", flaky)
     body = {"data": participants(3)}

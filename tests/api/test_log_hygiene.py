@@ -71,7 +71,7 @@ def test_app_logs_hold_no_record_contents_or_key(
     signature = _exercise(send, marker, {"X-API-Key": key})
 
     # a 500 whose exception message quotes the records (as polars' and orjson's do)
-    def exploding(records: Any, *args: Any) -> Any:
+    def exploding(records: Any, *args: Any, **kwargs: Any) -> Any:
         raise TypeError(f"could not append value: {records[0]['first_name']!r}")
 
     monkeypatch.setattr(readers, "plain_frame", exploding)
