@@ -216,12 +216,20 @@ def check_frames(rows: int) -> list[tuple[str, Any, Any]]:
             headers = {c.field: c.header for c in template.columns if c.field in base.columns}
             renamed = base.rename({f: h.upper().replace(" ", "_") for f, h in headers.items()})
             partial = base.select(base.columns[::2])
+            typed = base.with_columns(  # a caller may pass typed columns: cast to text first
+                pl.col(c.field).cast(pl.Int64, strict=False)
+                if c.kind == "integer"
+                else pl.col(c.field).str.to_date(strict=False)
+                for c in template.columns
+                if c.field in base.columns and c.kind in ("integer", "date")
+            )
             cases += [
                 (f"{label} clean", base, template),
                 (f"{label} hostile", odd, template),
                 (f"{label} all odd", hostile(base.head(2_000), seed=13, rate=1.0), template),
                 (f"{label} header-named", renamed, template),
                 (f"{label} half the columns", partial, template),
+                (f"{label} typed columns", typed, template),
                 (f"{label} no columns", pl.DataFrame(height=7), template),
                 (f"{label} empty", base.clear(), template),
                 (f"{label} one row", odd.head(1), template),

@@ -289,9 +289,11 @@ def _map_values(
 ) -> pl.DataFrame:
     """Typed columns in template order, then the raw companions of the parsed kinds.
 
-    One lazy pass computes every column (text columns without empty strings or overlong values
-    come out as the input column itself); `_settle` then revisits the few parsed values the
-    fast forms missed, and the result is assembled from the finished Series without copying."""
+    One lazy pass computes every column (text is not sliced unless some value is too long, so
+    polars shares the input's string buffers instead of copying them); `_settle` then revisits
+    the few parsed values the fast forms missed, and the result is assembled from the finished
+    Series without another pass. Before this, strip/slice/regex intermediates of every column
+    tripled the heap mapping leaves behind (polars' jemalloc keeps freed pages)."""
     exprs: list[pl.Expr] = []
     for column in template.columns:
         source = sources[column.field]
@@ -309,8 +311,8 @@ def _map_values(
         if column.kind not in _PARSED_KINDS:
             continue
         if source is None:
-            raws.append(pl.repeat(None, frame.height, dtype=pl.String, eager=True))
-            raws[-1] = raws[-1].alias(raw_column(column.field))
+            nulls = pl.repeat(None, frame.height, dtype=pl.String, eager=True)
+            raws.append(nulls.alias(raw_column(column.field)))
             continue
         todo = values[_TODO + column.field].arg_true()
         src = frame[source].cast(pl.String)
