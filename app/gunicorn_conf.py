@@ -1,6 +1,9 @@
 """Gunicorn settings shared by the Procfile and `make run`; values come from the environment."""
 
+import ctypes
+import ctypes.util
 import os
+import platform
 
 from gunicorn.glogging import Logger
 
@@ -40,3 +43,58 @@ _control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "").strip()
 control_socket_disable = not _control_socket
 if _control_socket:
     control_socket = _control_socket
+
+
+# --- Worker memory ----------------------------------------------------------------------------
+# This file must not import the app: the master would load polars (and its allocator) before
+# the setting below, and the workers inherit it.
+#
+# Allocator settings that keep a worker's memory from ratcheting up export after export.
+#
+# A 50,000-row export allocates ~100 MB for a few seconds and frees it. Measured on the
+# Procfile's gunicorn (docs/PERFORMANCE.md, "Worker memory"), three allocator defaults kept most
+# of that resident afterwards, so each later export started ~70 MB higher:
+#
+# * glibc raises its mmap threshold to the size of the largest block freed (up to 32 MB), so
+#   after the first export the 20 MB request bodies come from the heap and fragment it instead
+#   of being mapped and unmapped: a fixed threshold of 1 MiB keeps big blocks mapped.
+# * glibc gives each thread (gunicorn's gthread workers run requests on 4) its own arena, each
+#   keeping its own freed memory: at most 2 arenas.
+# * polars' jemalloc keeps freed pages for 10 s: `_RJEM_MALLOC_CONF` returns them at once
+#   (it must be in the environment before polars loads).
+#
+# Every setting yields to the same setting made by the operator in the environment.
+
+JEMALLOC_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0"
+ARENA_MAX = 2
+MMAP_THRESHOLD = 1 << 20
+_M_MMAP_THRESHOLD = -3  # mallopt parameter numbers from glibc's malloc.h
+_M_ARENA_MAX = -8
+
+
+def tune_glibc_malloc() -> list[str]:
+    """Apply the glibc settings above to this process (call it early, e.g. after a worker
+    forks); returns the names of those applied (none off glibc, or when the environment sets
+    MALLOC_ARENA_MAX / MALLOC_MMAP_THRESHOLD_ itself)."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return []
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    applied = []
+    for env, param, value in (
+        ("MALLOC_ARENA_MAX", _M_ARENA_MAX, ARENA_MAX),
+        ("MALLOC_MMAP_THRESHOLD_", _M_MMAP_THRESHOLD, MMAP_THRESHOLD),
+    ):
+        if env not in os.environ and libc.mallopt(param, value) == 1:
+            applied.append(env)
+    return applied
+
+
+# Read by polars' allocator when a worker imports polars (the workers import the app after
+# the fork, and inherit this environment).
+os.environ.setdefault("_RJEM_MALLOC_CONF", JEMALLOC_CONF)
+
+
+def post_fork(server, worker):  # type: ignore[no-untyped-def]
+    """Each worker: the glibc malloc settings above before it starts serving."""
+    applied = tune_glibc_malloc()
+    worker.log.debug("malloc settings applied: %s", ", ".join(applied) or "none")

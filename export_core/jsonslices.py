@@ -44,6 +44,7 @@ _BOUNDARY = re.compile(rb"\}[ \t\r\n]*,[ \t\r\n]*(?=\{)")
 _MAX_TRIES = 8  # candidate cuts tried per slice before giving up on the fast path
 
 _T = TypeVar("_T")
+Bytes = bytes | bytearray  # a body read into a preallocated buffer is a bytearray
 Accept = Callable[[list[Any], int], bool]
 
 
@@ -62,7 +63,7 @@ class SlicedRecords:
 
 
 def decode_records(
-    raw: bytes,
+    raw: Bytes,
     *,
     accept: Accept | None = None,
     slice_bytes: int = SLICE_BYTES,
@@ -94,7 +95,7 @@ def decode_records(
     return SlicedRecords(fields=fields, frame=frame.select(list(keys)), count=count)
 
 
-def _locate(raw: bytes) -> tuple[dict[str, Any] | None, int]:
+def _locate(raw: Bytes) -> tuple[dict[str, Any] | None, int]:
     """(fields before "data", or None for a bare list; offset of the first record)."""
     stripped = len(raw) - len(raw.lstrip(_WS))
     if raw[stripped : stripped + 1] == b"[":
@@ -115,13 +116,13 @@ def _locate(raw: bytes) -> tuple[dict[str, Any] | None, int]:
     raise _NotFast
 
 
-def _first_record(raw: bytes, start: int) -> int:
+def _first_record(raw: Bytes, start: int) -> int:
     if raw[start : start + 1] != b"{":  # an empty list, or records that are not objects
         raise _NotFast
     return start
 
 
-def _head_fields(head: bytes) -> dict[str, Any] | None:
+def _head_fields(head: Bytes) -> dict[str, Any] | None:
     """The fields before a "data" key candidate, if the candidate is a key of the top-level
     object: the text before it is "{" alone, or closes into a valid object after its comma."""
     body = head.lstrip(_WS)
@@ -136,7 +137,7 @@ def _head_fields(head: bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _parse_list(raw: bytes, begin: int, stop: int) -> list[Any] | None:
+def _parse_list(raw: Bytes, begin: int, stop: int) -> list[Any] | None:
     try:
         value = orjson.loads(b"".join((b"[", memoryview(raw)[begin:stop], b"]")))
     except orjson.JSONDecodeError:
@@ -144,7 +145,7 @@ def _parse_list(raw: bytes, begin: int, stop: int) -> list[Any] | None:
     return value if isinstance(value, list) else None
 
 
-def _slices(raw: bytes, start: int, size: int) -> Iterator[tuple[list[Any], tuple[int, int]]]:
+def _slices(raw: Bytes, start: int, size: int) -> Iterator[tuple[list[Any], tuple[int, int]]]:
     """(records, (offset of the slice, offset after it)) for each slice; the last slice ends
     just past the list's closing "]"."""
     begin = start
@@ -163,7 +164,7 @@ def _slices(raw: bytes, start: int, size: int) -> Iterator[tuple[list[Any], tupl
         raise _NotFast
 
 
-def _list_ends(raw: bytes, begin: int) -> Iterator[tuple[int, int]]:
+def _list_ends(raw: Bytes, begin: int) -> Iterator[tuple[int, int]]:
     """Candidates for the list's end, last first ("}" blanks "]": offsets just past the "}"
     and just past the "]"): the list usually ends close to the end of the document, while
     text such as "}]" inside the records would make a forward search try many cuts."""
@@ -176,7 +177,7 @@ def _list_ends(raw: bytes, begin: int) -> Iterator[tuple[int, int]]:
             yield before + 1, at + 1
 
 
-def _cut(raw: bytes, begin: int, size: int) -> tuple[list[Any], int] | None:
+def _cut(raw: Bytes, begin: int, size: int) -> tuple[list[Any], int] | None:
     """The records of the slice starting at `begin` and ending at the first record boundary
     at least `size` bytes on, with where the next slice starts; None near the list's end."""
     if begin + size >= len(raw):
@@ -195,7 +196,7 @@ def _limited(matches: Iterator[_T]) -> Iterator[_T]:
         yield match
 
 
-def _tail(raw: bytes, end: int) -> dict[str, Any] | None:
+def _tail(raw: Bytes, end: int) -> dict[str, Any] | None:
     """The fields after the list (None when the list was the whole document)."""
     rest = raw[end:].strip(_WS)
     if rest == b"":
@@ -225,7 +226,7 @@ def _fields(head: dict[str, Any] | None, tail: dict[str, Any] | None) -> dict[st
     return {**head, **tail}
 
 
-def _check_scalar_objects(records: list[Any], raw: bytes, begin: int, after: int) -> None:
+def _check_scalar_objects(records: list[Any], raw: Bytes, begin: int, after: int) -> None:
     """_NotFast unless every record is an object whose values are all scalars. A nested value
     in an object always follows a ":" (and blanks), so a slice whose bytes hold no ":[" or
     ":{" has none; only when they do (possibly inside a string) are the values looked at."""

@@ -25,7 +25,7 @@ from export_core.errors import (
     UnsupportedMediaType,
     ValidationError,
 )
-from export_core.jsonslices import decode_records
+from export_core.jsonslices import Bytes, decode_records
 from export_core.model import ExportOptions
 
 READ_BLOCK = 256 * 1024
@@ -73,7 +73,7 @@ class ExportBody:
     request_hash: str | None
 
 
-def decode_export_body(raw: bytes, route: str, max_records: int, *, hashed: bool) -> ExportBody:
+def decode_export_body(raw: Bytes, route: str, max_records: int, *, hashed: bool) -> ExportBody:
     """The body of an export request. A well-formed body is decoded a slice at a time
     (export_core.jsonslices: no list of 50,000 dicts held at once); anything else is decoded
     whole, which raises the precise error."""
@@ -111,17 +111,24 @@ def _plain_records(records: list[dict[str, Any]]) -> bool:
     return min(sizes) > 0 and max(sizes) <= MAX_FIELDS_PER_RECORD
 
 
-def read_body(max_bytes: int) -> bytes:
+def read_body(max_bytes: int) -> Bytes:
     """The raw body, refusing more than `max_bytes` whether Content-Length says so up front
-    or a chunked body grows past it while being read (413)."""
+    or a chunked body grows past it while being read (413). With a Content-Length the body is
+    read into one buffer of that size (a list of blocks joined at the end would hold the body
+    twice for a moment: +20 MB of worker memory for a 50,000-row export)."""
     declared = flask.request.content_length
     if declared is not None and declared > max_bytes:
         raise RequestEntityTooLarge()
-    stream, parts, total = flask.request.stream, [], 0
-    while True:
-        block = stream.read(READ_BLOCK)
-        if not block:
-            break
+    stream = flask.request.stream
+    if declared is not None:
+        buffer, size = bytearray(declared), 0
+        while size < declared and (block := stream.read(min(READ_BLOCK, declared - size))):
+            buffer[size : size + len(block)] = block
+            size += len(block)
+        del buffer[size:]  # a client that sent less than it declared
+        return buffer
+    parts, total = [], 0
+    while block := stream.read(READ_BLOCK):
         total += len(block)
         if total > max_bytes:
             raise RequestEntityTooLarge()
@@ -129,7 +136,7 @@ def read_body(max_bytes: int) -> bytes:
     return b"".join(parts)
 
 
-def parse_json_object(raw: bytes) -> dict[str, Any]:
+def parse_json_object(raw: Bytes) -> dict[str, Any]:
     """The body as a JSON object, or a 400 saying what is wrong with it."""
     if not raw.strip():
         raise ValidationError(
