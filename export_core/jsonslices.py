@@ -36,6 +36,7 @@ from .errors import InputError
 
 SLICE_BYTES = 1 << 20
 _WS = b" \t\r\n"
+_BLANK_BYTES = (b" ", b"\t", b"\r", b"\n")
 _DATA_KEY = b'"data"'
 _BLANKS = re.compile(rb"[ \t\r\n]*")
 _LIST_START = re.compile(rb"[ \t\r\n]*:[ \t\r\n]*\[[ \t\r\n]*")
@@ -97,7 +98,9 @@ def decode_records(
 
 def _locate(raw: Bytes) -> tuple[dict[str, Any] | None, int]:
     """(fields before "data", or None for a bare list; offset of the first record)."""
-    stripped = len(raw) - len(raw.lstrip(_WS))
+    lead = _BLANKS.match(raw)
+    assert lead is not None  # matches the empty string at least
+    stripped = lead.end()  # (raw.lstrip() would copy the whole body)
     if raw[stripped : stripped + 1] == b"[":
         blanks = _BLANKS.match(raw, stripped + 1)
         assert blanks is not None  # matches the empty string at least
@@ -232,8 +235,19 @@ def _check_scalar_objects(records: list[Any], raw: Bytes, begin: int, after: int
     ":{" has none; only when they do (possibly inside a string) are the values looked at."""
     if set(map(type, records)) != {dict}:
         raise _NotFast
-    if _NESTED.search(raw, begin, after) and readers.value_types(records) & {dict, list}:
+    if _may_nest(raw, begin, after) and readers.value_types(records) & {dict, list}:
         raise _NotFast
+
+
+def _may_nest(raw: Bytes, begin: int, after: int) -> bool:
+    """Whether raw[begin:after] may hold a nested value: ":[" or ":{", blanks allowed between.
+    Compact JSON (what json_encode writes) has no blank after a colon, and bytes.find is
+    ~20x faster than the regex, which runs only when some colon is followed by a blank."""
+    if raw.find(b":[", begin, after) >= 0 or raw.find(b":{", begin, after) >= 0:
+        return True
+    if any(raw.find(b":" + blank, begin, after) >= 0 for blank in _BLANK_BYTES):
+        return _NESTED.search(raw, begin, after) is not None
+    return False
 
 
 def _slice_frame(records: list[dict[str, Any]], keys: dict[str, None]) -> pl.DataFrame:

@@ -136,6 +136,8 @@ def test_php_pretty_print_is_sliced() -> None:
         b'{"data": [{"a": 1}, {"a": "unterminated}]}',
         b'\xef\xbb\xbf{"data": [{"a": 1}]}',
         b'[{"a": 1}] {"b": 2}',
+        b'{"data": [{"a": 1}, {"a": \t{"b": 1}}]}',  # nested, a blank after the colon
+        b'{"data":[{"a":1},{"a":[1]}]}',  # nested, compact
         b'[{"a": 1}',
         b"",
         b"null",
@@ -172,3 +174,10 @@ def test_read_json_of_a_big_upload_equals_the_whole_decode() -> None:
         assert read_json(raw).equals(records_to_frame(orjson.loads(raw)))
     exact = b'[{"id": 123456789012345678901234567890, "x": "a"}]'  # not read as a float
     assert read_json(exact)["id"].to_list() == ["123456789012345678901234567890"]
+
+
+def test_text_that_looks_nested_is_still_sliced() -> None:
+    raw = b'{"data":[{"a":"x:[y","b":"p: {q"},{"a":"z:{","b":null}]}'
+    got = _check_same(raw, 1)
+    assert got is not None
+    assert got.frame["a"].to_list() == ["x:[y", "z:{"]
