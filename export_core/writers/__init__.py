@@ -6,7 +6,11 @@ module satisfies the protocol itself. Adding a format is adding a module and one
 A writer may also offer `prepare(mapped, bounds) -> MappedFrame`: the service then hands it
 consecutive small batches ([start, stop) each, ~5,000 rows in all) and writes each batch from
 a slice of what it returned, so that vectorised work is done once per group instead of once
-per file (xlsx renders row XML there, csv builds its columns)."""
+per file (xlsx renders row XML there, csv builds its columns).
+
+And `render(mapped, start, stop, options) -> bytes`: the file's bytes in memory. For a ZIP
+export the service then writes those bytes to the batch file and hands the same bytes to the
+ZIP being built alongside (csv has it; xlsx files are read back from disk by the ZIP)."""
 
 from __future__ import annotations
 
