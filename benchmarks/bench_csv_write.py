@@ -20,13 +20,14 @@ import os
 import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import zipfile
 from pathlib import Path
 from typing import Any
+
+from benchmarks.child import run_child
 
 MB = 1024 * 1024
 
@@ -106,16 +107,8 @@ def run(records: int, fmt: str, repeat: int) -> dict[str, Any]:
 
 
 def _child(records: int, fmt: str, repeat: int) -> dict[str, Any]:
-    child = ["--child", fmt, "--records", str(records), "--repeat", str(repeat)]
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_csv_write", *child],
-        cwd=Path(__file__).resolve().parent.parent,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    args = ("--child", fmt, "--records", str(records), "--repeat", str(repeat))
+    return run_child("benchmarks.bench_csv_write", *args)
 
 
 def main(argv: list[str] | None = None) -> int:

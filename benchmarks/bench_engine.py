@@ -18,12 +18,13 @@ import platform
 import resource
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from benchmarks.child import run_child
 
 RESULTS = Path(__file__).resolve().parent / "results" / "engine.json"
 DEFAULT_CASES = ("1000:excel", "10000:excel", "50000:excel", "50000:csv", "50000:baseline")
@@ -100,16 +101,7 @@ def run_case(records: int, fmt: str, template: str = "complete") -> dict[str, An
 
 
 def _child(case: str) -> dict[str, Any]:
-    records, fmt = case.split(":")
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_engine", "--child", f"{records}:{fmt}"],
-        cwd=Path(__file__).resolve().parent.parent,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return run_child("benchmarks.bench_engine", "--child", case)
 
 
 def _median_case(case: str, repeat: int) -> dict[str, Any]:
