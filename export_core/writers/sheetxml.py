@@ -271,7 +271,9 @@ class RenderedRows:
     @classmethod
     def of(cls, rendered: pl.DataFrame) -> RenderedRows:
         """From `render_xml` output (or a slice of it): the rows that have cells."""
-        rows = rendered.filter(pl.col(XML_COLUMN).is_not_null())
+        xml = rendered.get_column(XML_COLUMN)
+        # Usually every row has a cell: a slice is then zero-copy, a filter would copy the XML.
+        rows = rendered if xml.null_count() == 0 else rendered.filter(xml.is_not_null())
         last = int(rows.get_column(ROW_NUMBER)[-1]) - 1 if rows.height else -1
         return cls(rows.select(XML_COLUMN), last)
 
