@@ -173,13 +173,14 @@ def _batches_with_rows(
             yield batch, dataclasses.replace(rendered, frame=rows)
 
 
-def _check_size(frame: pl.DataFrame, limit: int) -> None:
-    if frame.height == 0:
+def check_record_count(rows: int, limit: int) -> None:
+    """NoDataError for no records, LimitExceeded for more than `limit` (the seed's messages)."""
+    if rows == 0:
         raise NoDataError("No data provided for export")
-    if frame.height > limit:
+    if rows > limit:
         raise LimitExceeded(
             f"Data exceeds maximum limit of {limit} records",
-            details={"record_count": frame.height, "max_records": limit},
+            details={"record_count": rows, "max_records": limit},
         )
 
 
@@ -261,8 +262,9 @@ def write_export(
     If anything fails — a writer, the disk, or `progress` raising to cancel — every file this
     call wrote is removed and the error re-raised (OSError as StorageError)."""
     catalog = catalog or get_catalog()
-    _check_size(
-        frame, catalog.limits.max_records_per_request if max_records is None else max_records
+    check_record_count(
+        frame.height,
+        catalog.limits.max_records_per_request if max_records is None else max_records,
     )
     template, plan = _validate(options, frame.height, catalog)
     mapped = map_frame(frame, template, catalog)

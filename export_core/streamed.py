@@ -22,10 +22,10 @@ from pathlib import Path
 
 from .catalog import Catalog, Template, get_catalog
 from .csvbatches import read_csv_batches
-from .errors import InputError, LimitExceeded, NoDataError, StorageError, ValidationError
+from .errors import InputError, StorageError, ValidationError
 from .mapping import map_frame
 from .model import ExportOptions, ExportResult, MappedFrame, QualityReport, WrittenFile
-from .service import _validate, temp_path
+from .service import _validate, check_record_count, temp_path
 from .writers import csv as csv_writer
 from .writers import xlsx
 
@@ -137,13 +137,7 @@ def export_csv_file(
         template = None
     survey = _survey(source, template, catalog, options.format == "excel")
     limit = catalog.limits.max_records_per_request if max_records is None else max_records
-    if survey.rows == 0:
-        raise NoDataError("No data provided for export")
-    if survey.rows > limit:
-        raise LimitExceeded(
-            f"Data exceeds maximum limit of {limit} records",
-            details={"record_count": survey.rows, "max_records": limit},
-        )
+    check_record_count(survey.rows, limit)
     template, plan = _validate(options, survey.rows, catalog)
     if plan.strategy != "single_file" or survey.quality is None:
         return None
