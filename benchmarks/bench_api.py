@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from benchmarks.datagen import records
+from benchmarks.harness import save_json
 from benchmarks.live_server import WorkerMemoryWatch, live_server
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -162,8 +163,7 @@ def main() -> None:
     for key in ("concurrent_50k_pair", "zip_download"):
         if key in results:
             print(key, results[key])
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "api.json").write_text(json.dumps(results, indent=2))
+    save_json(RESULTS / "api.json", results)
 
 
 if __name__ == "__main__":

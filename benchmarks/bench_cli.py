@@ -24,6 +24,7 @@ import orjson
 import polars as pl
 
 from benchmarks.datagen import records
+from benchmarks.harness import save_json
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "cli.json"
@@ -99,8 +100,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     result = run(args.rows, args.format)
     print(json.dumps(result, indent=2))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    save_json(RESULTS, result)
     return result
 
 

@@ -27,7 +27,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.child import run_child
+from benchmarks.harness import run_child
 
 MB = 1024 * 1024
 

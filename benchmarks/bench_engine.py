@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.child import run_child
+from benchmarks.harness import run_child, save_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "engine.json"
 DEFAULT_CASES = ("1000:excel", "10000:excel", "50000:excel", "50000:csv", "50000:baseline")
@@ -139,9 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     rows = [_median_case(case, args.repeat) for case in args.case or DEFAULT_CASES]
     print(_table(rows))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     meta = {"python": platform.python_version(), "cpus": os.cpu_count(), "load": os.getloadavg()}
-    RESULTS.write_text(json.dumps({"machine": meta, "cases": rows}, indent=2), encoding="utf-8")
+    save_json(RESULTS, {"machine": meta, "cases": rows})
     print(f"\nwritten to {RESULTS}")
     return 0
 

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from benchmarks.datagen import records
+from benchmarks.harness import save_json
 from export_core.model import ExportOptions
 from export_core.readers import read_any
 from export_core.service import preview
@@ -59,8 +60,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv)
     result = run(args.rows, args.runs)
     print(json.dumps(result, indent=2))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    save_json(RESULTS, result)
     return result
 
 

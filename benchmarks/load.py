@@ -10,7 +10,6 @@ benchmarks/results/load.json. Every non-2xx answer or connection failure counts 
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import tempfile
 import threading
@@ -22,6 +21,7 @@ from typing import Any
 import requests
 
 from benchmarks.datagen import records
+from benchmarks.harness import save_json
 from benchmarks.live_server import live_server
 
 RESULTS = Path(__file__).resolve().parent / "results" / "load.json"
@@ -200,8 +200,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         duration_s=duration,
     )
     _print(summary, args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    save_json(args.out, summary)
     return summary
 
 

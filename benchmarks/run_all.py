@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.harness import save_json
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -102,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:  # not run this time: older figures must not pass for fresh ones
         (RESULTS / "cli.json").unlink(missing_ok=True)
         api = {k: v for k, v in _load("api.json").items() if k != "zip_download"}
-        (RESULTS / "api.json").write_text(json.dumps(api, indent=2), encoding="utf-8")
+        save_json(RESULTS / "api.json", api)
     rows = _targets(_load("api.json"), _load("preview.json"), _load("cli.json"))
     print(f"\n{'workload':42} {'target':36} {'measured':48} met")
     for r in rows:
@@ -117,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         "minutes": round((time.perf_counter() - began) / 60, 1),
     }
     summary = {"machine": meta, "targets": rows}
-    (RESULTS / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    save_json(RESULTS / "summary.json", summary)
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Run a benchmark module in a fresh process (memory figures must not inherit a warm heap)."""
+"""What the benchmark scripts share: running a module in a fresh process (memory figures must
+not inherit a warm heap) and saving figures as JSON under benchmarks/results/."""
 
 from __future__ import annotations
 
@@ -22,3 +23,9 @@ def run_child(module: str, *args: str) -> dict[str, Any]:
     )
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def save_json(path: Path, data: Any) -> None:
+    """Write `data` to `path` as indented JSON, creating the folder if needed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
