@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from .archive import ZipBuilder, build_zip
+from .archive import ZipBuilder
 from .catalog import Catalog, Template, get_catalog
 from .cells import display_rows
 from .errors import LimitExceeded, NoDataError, StorageError
@@ -125,18 +125,6 @@ def write_batch(
     writer = get_writer(options.format)
     _place(final, lambda tmp: writer.write(rows, 0, rows.height, tmp, options))
     return _written(batch, final.stat().st_size)
-
-
-def write_archive(members: list[Path], target: Path) -> WrittenArchive:
-    """Build the ZIP under a temporary name and rename it into place."""
-    tmp = temp_path(target)
-    try:
-        archive = build_zip(members, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return dataclasses.replace(archive, zip_file_name=target.name)
 
 
 def _groups(batches: tuple[BatchPlan, ...]) -> Iterator[list[BatchPlan]]:
