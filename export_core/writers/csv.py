@@ -46,14 +46,19 @@ def _money_text(series: pl.Series) -> pl.Series:
     )
 
 
+def _typed_text(column: Column, typed: pl.Expr) -> pl.Expr:
+    """A typed column's values as text (not money: see _money_text)."""
+    if column.kind == "date":
+        return typed.dt.strftime(DATE_FORMAT)
+    if column.kind == "datetime":
+        return typed.dt.strftime(DATETIME_FORMAT)
+    return typed.cast(pl.String)
+
+
 def _typed_as_text(column: Column, series: pl.Series) -> pl.Series:
     if column.kind == "money":
         return _money_text(series)
-    if column.kind == "date":
-        return series.dt.strftime(DATE_FORMAT)
-    if column.kind == "datetime":
-        return series.dt.strftime(DATETIME_FORMAT)
-    return series.cast(pl.String)
+    return series.to_frame().select(_typed_text(column, pl.col(series.name))).to_series()
 
 
 def _output_column(column: Column, frame: pl.DataFrame) -> pl.Series:
@@ -89,14 +94,7 @@ def _text_expr(column: Column, schema: pl.Schema) -> pl.Expr | None:
     raw = raw_column(column.field)
     if column.kind == "money" or schema[column.field].is_float() or raw not in schema:
         return None
-    typed = pl.col(column.field)
-    if column.kind == "date":
-        text = typed.dt.strftime(DATE_FORMAT)
-    elif column.kind == "datetime":
-        text = typed.dt.strftime(DATETIME_FORMAT)
-    else:
-        text = typed.cast(pl.String)
-    return pl.coalesce(text, neutralise(pl.col(raw)))
+    return pl.coalesce(_typed_text(column, pl.col(column.field)), neutralise(pl.col(raw)))
 
 
 def _column_expr(column: Column, schema: pl.Schema, frame: pl.DataFrame) -> pl.Expr | None:
@@ -122,10 +120,6 @@ def output_frame(mapped: MappedFrame, frame: pl.DataFrame) -> pl.DataFrame:
         if expr is None:
             out = out.insert_column(index, _output_column(column, frame).alias(column.header))
     return out
-
-
-def _by_field(columns: tuple[Column, ...], field: str) -> Column:
-    return next(c for c in columns if c.field == field)
 
 
 def prepare(mapped: MappedFrame, bounds: list[tuple[int, int]]) -> MappedFrame:
