@@ -228,9 +228,8 @@ def _fields(head: dict[str, Any] | None, tail: dict[str, Any] | None) -> dict[st
 
 
 def _check_scalar_objects(records: list[Any], raw: Bytes, begin: int, after: int) -> None:
-    """_NotFast unless every record is an object whose values are all scalars. A nested value
-    in an object always follows a ":" (and blanks), so a slice whose bytes hold no ":[" or
-    ":{" has none; only when they do (possibly inside a string) are the values looked at."""
+    """_NotFast unless every record is an object whose values are all scalars. The values are
+    looked at only when the slice's bytes may hold a nested value (`_may_nest`)."""
     if set(map(type, records)) != {dict}:
         raise _NotFast
     nested = {dict, list}
