@@ -25,16 +25,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def procfile_command() -> str:
-    for line in (ROOT / "Procfile").read_text().splitlines():
+def procfile_command(root: Path = ROOT) -> str:
+    for line in (root / "Procfile").read_text().splitlines():
         if line.startswith("web:"):
             return line.removeprefix("web:").strip()
     raise RuntimeError("Procfile has no web: line")
 
 
 @contextmanager
-def live_server(data_dir: Path, workers: int = 2, **env: str) -> Iterator[tuple[str, int]]:
-    """Run the Procfile command; yield (base_url, master_pid). Stops it on exit."""
+def live_server(
+    data_dir: Path, workers: int = 2, *, root: Path = ROOT, **env: str
+) -> Iterator[tuple[str, int]]:
+    """Run the Procfile command of the checkout at `root` (with this checkout's virtualenv);
+    yield (base_url, master_pid). Stops it on exit."""
     port = free_port()
     full_env = {
         **os.environ,
@@ -46,8 +49,8 @@ def live_server(data_dir: Path, workers: int = 2, **env: str) -> Iterator[tuple[
         **env,
     }
     proc = subprocess.Popen(
-        ["bash", "-c", "exec " + procfile_command()],
-        cwd=ROOT,
+        ["bash", "-c", "exec " + procfile_command(root)],
+        cwd=root,
         env=full_env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

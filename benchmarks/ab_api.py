@@ -1,0 +1,107 @@
+"""A/B of two versions of the code through the API, their requests interleaved.
+
+    .venv/bin/python -m benchmarks.ab_api --ref main [--workload "50k participants complete csv"]
+                                          [--rounds 8]
+
+On this machine the time of an unchanged request drifts by 15-30% within minutes (the same
+server gave 50k CSV exports of 0.8 s and 1.2 s an hour apart), so two versions timed one
+after the other can show a "gain" that is only the drift. Here the working tree and `--ref`
+(checked out into a temporary git worktree) each run the Procfile server (2 workers, the
+same virtualenv), and every round sends the workload to A then to B: both see the same
+machine state. Prints, per version, the median / min / max time and the serving worker's
+peak RSS (median and max), then B's median time as a share of A's. `benchmarks/results/` is
+not written: this compares versions, it does not record figures."""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from benchmarks.bench_api import WORKLOADS, post
+from benchmarks.datagen import records
+from benchmarks.live_server import ROOT, WorkerMemoryWatch, live_server
+
+MB = 1024 * 1024
+
+
+def _one(base: str, master: int, kind: str, body: bytes) -> tuple[float, float]:
+    """(seconds, serving worker's peak RSS in MB) of one export request."""
+    with WorkerMemoryWatch(master) as watch:
+        start = time.perf_counter()
+        status, payload = post(base, f"/api/ybb/export/{kind}", body)
+        elapsed = time.perf_counter() - start
+    if status != 200:
+        raise RuntimeError(f"export failed: HTTP {status} {payload}")
+    return elapsed, watch.worker_peak[watch.serving_worker()] / MB
+
+
+def _summary(runs: list[tuple[float, float]]) -> dict[str, float]:
+    times = [t for t, _ in runs]
+    peaks = [p for _, p in runs]
+    return {
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "max_s": max(times),
+        "peak_median_mb": statistics.median(peaks),
+        "peak_max_mb": max(peaks),
+    }
+
+
+def compare(ref: str, label: str, rounds: int) -> dict[str, dict[str, float]]:
+    """Interleaved runs of `label` (a bench_api workload) on the working tree (A) and on
+    `ref` (B)."""
+    kind, n, template, fmt = next((k, n, t, f) for lbl, k, n, t, f in WORKLOADS if lbl == label)
+    body = orjson.dumps({"data": records(kind, n, seed=7), "template": template, "format": fmt})
+    runs: dict[str, list[tuple[float, float]]] = {"A": [], "B": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "ref"
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(tree), ref],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        try:
+            with (
+                live_server(Path(tmp) / "a", workers=2) as (base_a, master_a),
+                live_server(Path(tmp) / "b", workers=2, root=tree) as (base_b, master_b),
+            ):
+                for _ in range(rounds):
+                    runs["A"].append(_one(base_a, master_a, kind, body))
+                    runs["B"].append(_one(base_b, master_b, kind, body))
+        finally:
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False
+            )
+    return {version: _summary(r) for version, r in runs.items()}
+
+
+def main() -> None:
+    labels = [w[0] for w in WORKLOADS]
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--ref", required=True, help="git ref to compare the working tree with")
+    parser.add_argument("--workload", default=labels[-1], choices=labels)
+    parser.add_argument("--rounds", type=int, default=8)
+    args = parser.parse_args()
+    result = compare(args.ref, args.workload, args.rounds)
+    print(f"{args.workload}: {args.rounds} interleaved rounds")
+    print("version               median s  min s   max s   worker peak MB (median / max)")
+    names = {"A": "A working tree", "B": f"B {args.ref}"}
+    for version, row in result.items():
+        print(
+            f"{names[version][:20]:20s}  {row['median_s']:8.3f}  {row['min_s']:6.3f}  "
+            f"{row['max_s']:6.3f}  {row['peak_median_mb']:6.0f} / {row['peak_max_mb']:.0f}"
+        )
+    share: Any = result["A"]["median_s"] / result["B"]["median_s"]
+    print(f"A's median time is {share:.0%} of B's")
+
+
+if __name__ == "__main__":
+    main()
