@@ -18,27 +18,21 @@ import argparse
 import statistics
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from benchmarks.bench_api import WORKLOADS, post
+from benchmarks.bench_api import WORKLOADS, timed_export
 from benchmarks.datagen import records
-from benchmarks.live_server import ROOT, WorkerMemoryWatch, live_server
+from benchmarks.live_server import ROOT, live_server
 
 MB = 1024 * 1024
 
 
 def _one(base: str, master: int, kind: str, body: bytes) -> tuple[float, float]:
     """(seconds, serving worker's peak RSS in MB) of one export request."""
-    with WorkerMemoryWatch(master) as watch:
-        start = time.perf_counter()
-        status, payload = post(base, f"/api/ybb/export/{kind}", body)
-        elapsed = time.perf_counter() - start
-    if status != 200:
-        raise RuntimeError(f"export failed: HTTP {status} {payload}")
+    elapsed, watch, _ = timed_export(base, master, kind, body)
     return elapsed, watch.worker_peak[watch.serving_worker()] / MB
 
 

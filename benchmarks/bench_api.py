@@ -64,17 +64,26 @@ def download(base: str, path: str) -> int:
         conn.close()
 
 
+def timed_export(
+    base: str, master: int, kind: str, body: bytes
+) -> tuple[float, WorkerMemoryWatch, dict[str, Any]]:
+    """One export request: (seconds until the response arrived, the workers' memory watched
+    over it, the response's JSON); raises unless it was a 200."""
+    with WorkerMemoryWatch(master) as watch:
+        start = time.perf_counter()
+        status, payload = post(base, f"/api/ybb/export/{kind}", body)
+        elapsed = time.perf_counter() - start
+    if status != 200:
+        raise RuntimeError(f"export failed: HTTP {status} {payload}")
+    return elapsed, watch, payload
+
+
 def run_workload(base: str, master: int, rows: list[dict[str, Any]], kind: str, template: str,
                  fmt: str, runs: int) -> dict[str, Any]:  # fmt: skip
     body = orjson.dumps({"data": rows, "template": template, "format": fmt})
     times, worker_peaks, child_peaks, starts = [], [], [], []
     for _ in range(runs):
-        with WorkerMemoryWatch(master) as watch:
-            start = time.perf_counter()
-            status, payload = post(base, f"/api/ybb/export/{kind}", body)
-            elapsed = time.perf_counter() - start
-        if status != 200:
-            raise RuntimeError(f"export failed: HTTP {status} {payload}")
+        elapsed, watch, payload = timed_export(base, master, kind, body)
         pid = watch.serving_worker()
         times.append(elapsed)
         worker_peaks.append(watch.worker_peak[pid] / MB)

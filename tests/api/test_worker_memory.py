@@ -37,10 +37,12 @@ print(",".join(applied) or "-", libc.mallinfo2().hblks > before)
 """
 
 
-def _probe(mode: str, **env: str) -> list[str]:
+def _probe(code: str, *args: str, **env: str) -> list[str]:
+    """Run a probe on the config (argv[1]; `args` after it), its output split into words;
+    the MALLOC_ variables of this environment are not passed on, `env` is."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     out = subprocess.run(
-        [sys.executable, "-c", PROBE, str(ROOT / "app" / "gunicorn_conf.py"), mode],
+        [sys.executable, "-c", code, str(ROOT / "app" / "gunicorn_conf.py"), *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -52,11 +54,11 @@ def _probe(mode: str, **env: str) -> list[str]:
 
 @pytest.mark.skipif(not GLIBC, reason="the settings are glibc's; other C libraries are left alone")
 def test_a_tuned_process_keeps_big_blocks_mapped() -> None:
-    assert _probe("untuned") == ["-", "False"]  # glibc's default: the threshold moved up
+    assert _probe(PROBE, "untuned") == ["-", "False"]  # glibc's default: the threshold moved up
     tuned = "MALLOC_ARENA_MAX,MALLOC_MMAP_THRESHOLD_,MALLOC_TRIM_THRESHOLD_"
-    assert _probe("tuned") == [tuned, "True"]
+    assert _probe(PROBE, "tuned") == [tuned, "True"]
     # The operator's own setting wins and is not overridden.
-    assert _probe("tuned", MALLOC_MMAP_THRESHOLD_="33554432") == [
+    assert _probe(PROBE, "tuned", MALLOC_MMAP_THRESHOLD_="33554432") == [
         "MALLOC_ARENA_MAX,MALLOC_TRIM_THRESHOLD_",
         "False",
     ]
@@ -83,22 +85,11 @@ print(",".join(applied) or "-", libc.mallinfo2().fordblks >= (3 << 20))
 def test_a_tuned_process_keeps_freed_heap_for_reuse() -> None:
     """The trim threshold: freed heap memory up to 8 MiB stays for the next request instead
     of being faulted in again; with glibc's own 128 KiB (set by the operator here) it goes."""
-    conf = str(ROOT / "app" / "gunicorn_conf.py")
-
-    def run(**env: str) -> list[str]:
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-        out = subprocess.run(
-            [sys.executable, "-c", TRIM_PROBE, conf],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-            env={**clean, **env},
-        )
-        return out.stdout.split()
-
-    assert run() == ["MALLOC_ARENA_MAX,MALLOC_MMAP_THRESHOLD_,MALLOC_TRIM_THRESHOLD_", "True"]
-    assert run(MALLOC_TRIM_THRESHOLD_="131072") == [
+    assert _probe(TRIM_PROBE) == [
+        "MALLOC_ARENA_MAX,MALLOC_MMAP_THRESHOLD_,MALLOC_TRIM_THRESHOLD_",
+        "True",
+    ]
+    assert _probe(TRIM_PROBE, MALLOC_TRIM_THRESHOLD_="131072") == [
         "MALLOC_ARENA_MAX,MALLOC_MMAP_THRESHOLD_",
         "False",
     ]
