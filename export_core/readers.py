@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import re
 import warnings
 import zipfile
@@ -34,7 +33,6 @@ _SNIFF_CHARS = 64 * 1024
 # speed, ~30 ms for 22 MB) because a regex search costs ~0.5 s on such a body.
 _DIGITS_ONLY = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
 _LONG_DIGIT_RUN = b"0" * 19
-_EXACT_FLOAT_INT = 2**53
 _TEXT_TYPES = frozenset({str, type(None)})
 _MAX_NESTING = 255  # orjson's limit for writing a nested value back as JSON text
 ACCEPTED_EXTENSIONS = (".json", ".csv", ".tsv", ".txt", ".xlsx")
@@ -57,19 +55,28 @@ def _json_type(value: Any) -> str:
     return type(value).__name__
 
 
-def _float_text(value: float) -> str:
-    """Float text as polars' fast path writes it: integral values without ".0"."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    if value.is_integer() and abs(value) < _EXACT_FLOAT_INT:
-        return str(int(value))
-    return repr(value)
+def _float_texts(values: list[Any]) -> list[Any]:
+    """`values` with every float replaced by its text as polars' own conversion of records
+    gives it (`plain_frame`, the main JSON path): shortest round-trip digits written out
+    without an exponent ("0.0000001", not Python's "1e-07"), integral values without ".0".
+    One polars call for the lot, so that the JSON fallback path and the xlsx reader spell a
+    float exactly as the main path does (Python's repr differs for ~half of all doubles, and
+    polars breaks shortest-digit ties its own way)."""
+    at = [i for i, v in enumerate(values) if type(v) is float]
+    if not at:
+        return values
+    texts = pl.from_dicts(
+        [{"v": values[i]} for i in at], schema={"v": pl.String}, strict=False
+    ).get_column("v")
+    out = list(values)
+    for i, text in zip(at, texts, strict=True):
+        out[i] = text
+    return out
 
 
-def _json_text(value: Any) -> str | None:
-    """A decoded JSON value as the text a reader column holds."""
+def _json_text(value: Any) -> str | float | None:
+    """A decoded JSON value as the text a reader column holds; a float is returned as it is,
+    for `_float_texts` to spell with the rest of its column."""
     kind = type(value)
     if kind is str:
         return value  # type: ignore[no-any-return]
@@ -80,7 +87,7 @@ def _json_text(value: Any) -> str | None:
     if kind is int:
         return str(value)
     if kind is float:
-        return _float_text(value)
+        return value  # type: ignore[no-any-return]
     if isinstance(value, dict | list | tuple):
         try:
             return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
@@ -128,7 +135,8 @@ def _column_text(values: list[Any]) -> list[Any]:
         return values
     if kinds == {int}:
         return list(map(str, values))
-    return list(map(_json_text, values))
+    texts = list(map(_json_text, values))
+    return _float_texts(texts) if float in kinds else texts
 
 
 def _nested_column_text(key: str, values: list[Any]) -> list[Any]:
@@ -368,8 +376,9 @@ def read_csv(data: bytes | str) -> pl.DataFrame:
     return _frame(columns, len(rows))
 
 
-def _cell_text(value: Any) -> str | None:
-    """An openpyxl cell value as reader text."""
+def _cell_text(value: Any) -> str | float | None:
+    """An openpyxl cell value as reader text; a float is returned as it is, for
+    `_float_texts` to spell with the rest of its column."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -379,7 +388,7 @@ def _cell_text(value: Any) -> str | None:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return _float_text(value)
+        return value
     if isinstance(value, datetime):
         if value.time() == time(0):
             # Excel stores dates as datetimes; midnight reads back as the date it was.
@@ -414,7 +423,7 @@ def _sheet_rows(data: bytes) -> Iterator[tuple[Any, ...]]:
 
 
 def _xlsx_header(row: tuple[Any, ...]) -> list[str]:
-    cells = [_cell_text(v) for v in row]
+    cells = _float_texts([_cell_text(v) for v in row])
     while cells and cells[-1] is None:
         cells.pop()  # read-only sheets often report trailing empty cells
     return _csv_header([c or "" for c in cells])
@@ -423,7 +432,7 @@ def _xlsx_header(row: tuple[Any, ...]) -> list[str]:
 def read_xlsx(data: bytes) -> pl.DataFrame:
     """XLSX workbook: first sheet, first row is the header."""
     names: list[str] | None = None
-    rows: list[list[str | None]] = []
+    rows: list[list[str | float | None]] = []
     for number, values in enumerate(_sheet_rows(data), start=1):
         cells = [_cell_text(v) for v in values]
         if all(c is None for c in cells):
@@ -441,7 +450,7 @@ def read_xlsx(data: bytes) -> pl.DataFrame:
         rows.append(cells[: len(names)] + [None] * (len(names) - len(cells)))
     if names is None:
         raise InputError("The first sheet of the workbook is empty; expected a header row")
-    columns = {name: [row[i] for row in rows] for i, name in enumerate(names)}
+    columns = {name: _float_texts([row[i] for row in rows]) for i, name in enumerate(names)}
     return _frame(columns, len(rows))
 
 

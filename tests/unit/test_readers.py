@@ -11,6 +11,8 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from export_core.errors import InputError
@@ -74,6 +76,22 @@ def test_records_floats_keep_a_numeric_text(value: float) -> None:
     text = records_to_frame([{"v": value}])["v"][0]
     assert isinstance(text, str)
     assert float(text) == value or text.lower() == "nan"
+
+
+FLOAT_EDGES = [0.0, -0.0, 1e-7, 5e-324, 1e16, 2.0**53, 2.0**53 + 2, 1e300, 0.1, 1 / 3]
+FLOAT_EDGES += [1801514316094494.2, float("nan"), float("inf"), float("-inf")]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats() | st.sampled_from(FLOAT_EDGES), min_size=1, max_size=20))
+def test_floats_are_spelt_alike_whichever_path_reads_them(values: list[float]) -> None:
+    """A nested value anywhere sends a document down the Python path; a float is still
+    spelt exactly as polars' own conversion (the main path) spells it: "0.0000001", not
+    Python's "1e-07" (and polars' tie-breaking, e.g. ...494.3 where repr says ...494.2)."""
+    plain = records_to_frame([{"v": v} for v in values])["v"].to_list()
+    nested = records_to_frame([{"v": v} for v in values] + [{"n": [1]}])["v"].to_list()
+    assert nested[:-1] == plain
+    assert records_to_frame([{"v": 1e-7}, {"n": [1]}])["v"][0] == "0.0000001"
 
 
 @pytest.mark.parametrize(
@@ -247,6 +265,15 @@ def test_xlsx_values_become_text() -> None:
     )
     assert frame.rows()[1] == ("2", None, "2024-01-15 00:00:00.500000", None, "false", None, "3")
     assert frame.rows()[2] == ("3", "12.5", None, None, None, None, None)
+
+
+def test_xlsx_floats_are_spelt_as_json_floats_are() -> None:
+    """A float read from a workbook has the same text as the same float in a JSON upload."""
+    values = [1e-7, 1e20, 0.1, 2.0**53, 1 / 3, 12.5]  # (xlsx keeps 16 digits)
+    frame = read_xlsx(xlsx_bytes([["v", 1e-7], *[[v, None] for v in values]]))
+    assert frame.columns == ["v", "0.0000001"]
+    assert frame["v"].to_list() == records_to_frame([{"v": v} for v in values])["v"].to_list()
+    assert frame["v"].to_list()[:3] == ["0.0000001", "100000000000000000000", "0.1"]
 
 
 def test_xlsx_cell_beyond_the_header() -> None:
