@@ -27,7 +27,7 @@ from export_core.errors import (
     UnknownTemplate,
     ValidationError,
 )
-from export_core.model import ExportOptions, MappedFrame
+from export_core.model import ExportOptions, ExportResult, MappedFrame
 from export_core.readers import records_to_frame
 from export_core.service import batch_rows, preview, write_batch, write_export
 from export_core.writers import WRITERS
@@ -74,17 +74,23 @@ def small_catalog() -> Catalog:
     return parse_catalog(raw)
 
 
-def test_multi_file_xlsx_export_with_zip_and_progress(tmp_path: Path) -> None:
+def _export_20_participants(options: ExportOptions, target: Path) -> ExportResult:
+    """20 participants exported into `target` with the small catalog (3 batch files), the
+    progress reported once per file, the last call once everything is in place."""
     calls: list[tuple[int, int]] = []
-    options = ExportOptions("participants", "complete")
     result = write_export(
         frame_of("participants", 20),
         options,
-        tmp_path,
+        target,
         progress=lambda done, total: calls.append((done, total)),
         catalog=small_catalog(),
     )
     assert calls == [(1, 3), (2, 3), (3, 3)]
+    return result
+
+
+def test_multi_file_xlsx_export_with_zip_and_progress(tmp_path: Path) -> None:
+    result = _export_20_participants(ExportOptions("participants", "complete"), tmp_path)
     names = [f.file_name for f in result.files]
     assert names == [f"participants_batch_{n}_of_3.xlsx" for n in (1, 2, 3)]
     assert [f.record_range for f in result.files] == ["1-8", "9-16", "17-20"]
@@ -214,12 +220,16 @@ def test_failing_writer_leaves_nothing_behind(
         assert info.value.args[0] == "Could not write export files: No space left"
 
 
+@pytest.mark.parametrize("at", [1, 2])
 def test_progress_raising_cancels_and_cleans_up(
-    participants_6000: pl.DataFrame, tmp_path: Path
+    participants_6000: pl.DataFrame, tmp_path: Path, at: int
 ) -> None:
+    """Progress raising after `at` files (what a cancel button does): no file stays behind,
+    and the ZIP thread is stopped."""
+
     def cancel(done: int, total: int) -> None:
-        if done == 2:
-            raise KeyboardInterrupt  # what a cancel button would do
+        if done == at:
+            raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         write_export(
@@ -229,6 +239,7 @@ def test_progress_raising_cancels_and_cleans_up(
             progress=cancel,
         )
     assert list(tmp_path.iterdir()) == []
+    assert _zip_builder_threads() == []
 
 
 def test_unwritable_target_is_a_storage_error(tmp_path: Path) -> None:
@@ -287,17 +298,9 @@ def test_csv_zip_is_what_build_zip_makes_of_the_files(
     """The ZIP built alongside the files (members handed over as bytes, or read back from
     disk for batches above RENDER_ROWS) is byte for byte the ZIP of the finished files."""
     monkeypatch.setattr(service, "RENDER_ROWS", render_rows)
-    calls: list[tuple[int, int]] = []
     options = ExportOptions("participants", "complete", "csv", csv_bom=True)
     out = tmp_path / "out"
-    result = write_export(
-        frame_of("participants", 20),
-        options,
-        out,
-        progress=lambda done, total: calls.append((done, total)),
-        catalog=small_catalog(),
-    )
-    assert calls == [(1, 3), (2, 3), (3, 3)]
+    result = _export_20_participants(options, out)
     assert result.archive is not None
     files = [out / f.file_name for f in result.files]
     assert sorted(p.name for p in out.iterdir()) == sorted(
@@ -336,19 +339,4 @@ def test_zip_failure_leaves_nothing_behind(
     with pytest.raises(StorageError, match=r"^Could not write export files: No space left$"):
         write_export(participants_6000, ExportOptions("participants", "complete", "csv"), tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["someone_elses.txt"]
-    assert _zip_builder_threads() == []
-
-
-def test_cancel_stops_the_zip_thread(participants_6000: pl.DataFrame, tmp_path: Path) -> None:
-    def cancel(done: int, total: int) -> None:
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        write_export(
-            participants_6000,
-            ExportOptions("participants", "complete", "csv"),
-            tmp_path,
-            progress=cancel,
-        )
-    assert list(tmp_path.iterdir()) == []
     assert _zip_builder_threads() == []
