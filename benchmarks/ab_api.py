@@ -19,15 +19,12 @@ import statistics
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import orjson
 
-from benchmarks.bench_api import WORKLOADS, timed_export
+from benchmarks.bench_api import MB, WORKLOADS, timed_export
 from benchmarks.datagen import records
 from benchmarks.live_server import ROOT, live_server
-
-MB = 1024 * 1024
 
 
 def _one(base: str, master: int, kind: str, body: bytes) -> tuple[float, float]:
@@ -93,7 +90,7 @@ def main() -> None:
             f"{names[version][:20]:20s}  {row['median_s']:8.3f}  {row['min_s']:6.3f}  "
             f"{row['max_s']:6.3f}  {row['peak_median_mb']:6.0f} / {row['peak_max_mb']:.0f}"
         )
-    share: Any = result["A"]["median_s"] / result["B"]["median_s"]
+    share = result["A"]["median_s"] / result["B"]["median_s"]
     print(f"A's median time is {share:.0%} of B's")
 
 
