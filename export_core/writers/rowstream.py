@@ -7,7 +7,9 @@ This touches xlsxwriter internals (pinned to 3.3.x in requirements.txt), all of 
   started, and streams row XML into the text file `row_data_fh`, which `close()` copies into
   the sheet's `<sheetData>`;
 * `_check_dimensions(row, col)` records the used range (`dim_rowmax`, ...), from which the
-  `<dimension ref>` is written.
+  `<dimension ref>` is written;
+* a worksheet's XML writer is `fh` (an XMLwriter attribute), which `release_sheet_xml` drops
+  after `close()`.
 
 `check_internals` fails loudly (RuntimeError naming the installed version) when an xlsxwriter
 upgrade changes any of this, instead of writing a silently broken file."""
@@ -101,3 +103,14 @@ def discard_spill_files(workbook: xlsxwriter.Workbook) -> None:
         if name:
             with contextlib.suppress(OSError):
                 os.unlink(name)
+
+
+def release_sheet_xml(workbook: xlsxwriter.Workbook) -> None:
+    """Drop each worksheet's XML writer once the workbook is closed. A Workbook and its
+    Worksheets refer to each other, so a closed workbook is freed only when the cyclic garbage
+    collector gets round to it, often many workbooks later; and a workbook packaged in memory
+    keeps each sheet's whole XML in its writer (`fh`, a StringIO: ~1 MB of text for 1,000
+    participant rows). Writing the 50 files of a 50,000-participant export peaked at 17-20 MB
+    of Python allocations without this, 4.5 MB with it (tracemalloc)."""
+    for sheet in workbook.worksheets():
+        sheet.fh = None

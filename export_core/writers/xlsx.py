@@ -36,7 +36,7 @@ from ..model import (
     raw_column,
 )
 from . import sheetxml
-from .rowstream import RowStream, discard_spill_files, package_in_memory
+from .rowstream import RowStream, discard_spill_files, package_in_memory, release_sheet_xml
 from .xlsxrows import NUMBER_FORMATS, prepared_for, styled_kinds, template_styles
 from .xlsxrows import prepare as prepare  # the writer's optional `prepare` step
 
@@ -311,12 +311,27 @@ def write_blocks(
     # xlsxwriter's row spill files go beside the output: same volume, not a RAM-backed /tmp
     workbook = xlsxwriter.Workbook(str(path), {**WORKBOOK_OPTIONS, "tmpdir": str(path.parent)})
     try:
-        _write_sheets(workbook, iter(blocks), total, widths, options, rows_per_sheet)
+        _close(workbook, iter(blocks), total, widths, options, rows_per_sheet)
+    finally:
+        release_sheet_xml(workbook)
+
+
+def _close(
+    workbook: xlsxwriter.Workbook,
+    blocks: Iterator[MappedFrame],
+    total: int,
+    widths: Sequence[int],
+    options: ExportOptions,
+    rows_per_sheet: int,
+) -> None:
+    """Write the sheets and close (package) the workbook; on failure no spill file is left."""
+    try:
+        _write_sheets(workbook, blocks, total, widths, options, rows_per_sheet)
         if total <= IN_MEMORY_ROWS:
             package_in_memory(workbook)
     except BaseException:
         with contextlib.suppress(Exception):
-            workbook.close()  # removes xlsxwriter's spill files; the caller deletes `path`
+            workbook.close()  # removes xlsxwriter's spill files; the caller deletes the file
         discard_spill_files(workbook)  # when close() itself failed (e.g. disk full)
         raise
     try:

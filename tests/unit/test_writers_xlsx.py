@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
 import zipfile
 from datetime import date, datetime
 from pathlib import Path
@@ -266,3 +268,27 @@ def test_spill_files_are_closed_and_removed_when_close_fails(tmp_path: Path) -> 
     discard_spill_files(workbook)
     assert sheet.row_data_fh.closed
     assert not spill.exists()
+
+
+def test_written_workbooks_do_not_keep_their_sheet_xml(tmp_path: Path) -> None:
+    """A closed xlsxwriter Workbook is freed only by the cyclic garbage collector (it and its
+    worksheets refer to each other), and a workbook packaged in memory keeps each sheet's
+    XML text until then. With the collector off, writing five workbooks must not leave even
+    one sheet's XML behind."""
+    mapped = mapped_sample(CATALOG.template("participants", "complete"), count=1_000)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(5):
+            write_xlsx(mapped, tmp_path / f"{n}.xlsx")
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+        if was_enabled:
+            gc.enable()
+    with zipfile.ZipFile(tmp_path / "0.xlsx") as zf:
+        sheet_xml = zf.getinfo("xl/worksheets/sheet1.xml").file_size
+    assert sheet_xml > 500_000  # 1,000 complete rows: the XML is big enough to matter
+    assert held < sheet_xml, f"{held:,} bytes still held after 5 workbooks"
