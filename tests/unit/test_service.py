@@ -27,7 +27,7 @@ from export_core.errors import (
     UnknownTemplate,
     ValidationError,
 )
-from export_core.model import ExportOptions, ExportResult, MappedFrame
+from export_core.model import ExportOptions, ExportResult, MappedFrame, WrittenFile
 from export_core.readers import records_to_frame
 from export_core.service import batch_rows, preview, write_batch, write_export
 from export_core.writers import WRITERS
@@ -109,6 +109,51 @@ def test_multi_file_xlsx_export_with_zip_and_progress(tmp_path: Path) -> None:
         assert written.file_size == (tmp_path / written.file_name).stat().st_size
 
 
+def _threaded_export(out: Path, threads: int, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, ...]:
+    """64 participants in 8 xlsx files (small catalog) with WRITE_THREADS = `threads`: the
+    progress calls, the files (names, counts, ranges), the ZIP's members and every sheet's
+    cells. Checks which threads wrote the files and that nothing else is in `out`."""
+    monkeypatch.setattr(service, "WRITE_THREADS", threads)
+    real_write_batch = service.write_batch
+    writers: set[str] = set()
+
+    def spy(*args: Any) -> WrittenFile:
+        writers.add(threading.current_thread().name.rstrip("_0123456789"))
+        return real_write_batch(*args)
+
+    monkeypatch.setattr(service, "write_batch", spy)
+    calls: list[tuple[int, int]] = []
+    result = write_export(
+        frame_of("participants", 64),
+        ExportOptions("participants", "complete"),
+        out,
+        progress=lambda done, total: calls.append((done, total)),
+        catalog=small_catalog(),
+    )
+    assert writers == ({"batch-writer"} if threads > 1 else {"MainThread"})
+    assert result.archive is not None
+    with zipfile.ZipFile(out / result.archive.zip_file_name) as zf:
+        members = zf.namelist()
+    assert sorted(p.name for p in out.iterdir()) == sorted([*members, result.archive.zip_file_name])
+    files = [(f.file_name, f.record_count, f.record_range) for f in result.files]
+    sheets = [sheet_rows(out / f.file_name) for f in result.files]
+    return calls, files, members, sheets
+
+
+def test_writer_threads_write_what_one_thread_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch files written by the writer threads and one by one: the same files, cells,
+    results, ZIP members and progress calls, in order."""
+    one = _threaded_export(tmp_path / "one", 1, monkeypatch)
+    threaded = _threaded_export(tmp_path / "threads", service.WRITE_THREADS, monkeypatch)
+    assert threaded == one
+    calls, files, members, _ = one
+    assert calls == [(n, 8) for n in range(1, 9)]
+    assert members == [name for name, _, _ in files]
+    assert len(files) == 8
+
+
 def test_seed_example_6000_complete(participants_6000: pl.DataFrame, tmp_path: Path) -> None:
     """The seed's multi-file response example, end to end (CSV keeps it quick)."""
     result = write_export(
@@ -179,7 +224,8 @@ def test_option_errors(options: ExportOptions, error: type, message: str, tmp_pa
 
 
 class FailingWriter:
-    """A CSV writer that writes half a file and then fails on its `fail_on`-th call."""
+    """A CSV writer that writes half a file and then fails on its `fail_on`-th call (calls
+    may come from several writer threads)."""
 
     format = "csv"
     extension = "csv"
@@ -189,43 +235,62 @@ class FailingWriter:
         self.calls = 0
         self.fail_on = fail_on
         self.error = error
+        self._lock = threading.Lock()
 
     def write(self, mapped: MappedFrame, start: int, stop: int, path: Path, options: Any) -> None:
-        self.calls += 1
-        if self.calls == self.fail_on:
+        with self._lock:
+            self.calls += 1
+            failing = self.calls == self.fail_on
+        if failing:
             path.write_bytes(b"half a workbook")
             raise self.error
         csv_writer.write(mapped, start, stop, path, options)
 
 
+@pytest.mark.parametrize("threads", [1, service.WRITE_THREADS])
 @pytest.mark.parametrize(
     ("error", "raised"),
     [(RuntimeError("disk on fire"), RuntimeError), (OSError(28, "No space left"), StorageError)],
 )
 def test_failing_writer_leaves_nothing_behind(
-    participants_6000: pl.DataFrame,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     error: BaseException,
     raised: type,
+    threads: int,
 ) -> None:
+    """The second of 8 batch files fails. Written one by one, no third file is started; with
+    writer threads, only those already handed out are (at most WRITE_THREADS beyond the
+    failing one). Either way no file stays behind: not the half-written one, not those the
+    other threads completed."""
+    monkeypatch.setattr(service, "WRITE_THREADS", threads)
     writer = FailingWriter(fail_on=2, error=error)
     monkeypatch.setitem(WRITERS, "csv", writer)
     (tmp_path / "someone_elses.txt").write_text("keep me")
     with pytest.raises(raised) as info:
-        write_export(participants_6000, ExportOptions("participants", "complete", "csv"), tmp_path)
-    assert writer.calls == 2
+        write_export(
+            frame_of("participants", 64),
+            ExportOptions("participants", "complete", "csv"),
+            tmp_path,
+            catalog=small_catalog(),  # 8 files of 8 rows
+        )
+    if threads == 1:
+        assert writer.calls == 2
+    else:
+        assert 2 <= writer.calls <= 2 + threads < 8
     assert [p.name for p in tmp_path.iterdir()] == ["someone_elses.txt"]
+    assert _writer_threads() == []
     if raised is StorageError:
         assert info.value.args[0] == "Could not write export files: No space left"
 
 
+@pytest.mark.parametrize("fmt", ["csv", "excel"])
 @pytest.mark.parametrize("at", [1, 2])
 def test_progress_raising_cancels_and_cleans_up(
-    participants_6000: pl.DataFrame, tmp_path: Path, at: int
+    participants_6000: pl.DataFrame, tmp_path: Path, at: int, fmt: str
 ) -> None:
     """Progress raising after `at` files (what a cancel button does): no file stays behind,
-    and the ZIP thread is stopped."""
+    and the ZIP thread and the writer threads (excel) are stopped."""
 
     def cancel(done: int, total: int) -> None:
         if done == at:
@@ -234,12 +299,13 @@ def test_progress_raising_cancels_and_cleans_up(
     with pytest.raises(KeyboardInterrupt):
         write_export(
             participants_6000,
-            ExportOptions("participants", "complete", "csv"),
+            ExportOptions("participants", "complete", fmt),
             tmp_path,
             progress=cancel,
         )
     assert list(tmp_path.iterdir()) == []
     assert _zip_builder_threads() == []
+    assert _writer_threads() == []
 
 
 def test_unwritable_target_is_a_storage_error(tmp_path: Path) -> None:
@@ -291,6 +357,10 @@ def _zip_builder_threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name == "zip-builder"]
 
 
+def _writer_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("batch-writer")]
+
+
 @pytest.mark.parametrize("render_rows", [service.RENDER_ROWS, 0], ids=["in-memory", "read-back"])
 def test_csv_zip_is_what_build_zip_makes_of_the_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, render_rows: int
@@ -320,11 +390,12 @@ def test_csv_zip_is_what_build_zip_makes_of_the_files(
     assert _zip_builder_threads() == []
 
 
+@pytest.mark.parametrize("fmt", ["csv", "excel"])
 def test_zip_failure_leaves_nothing_behind(
-    participants_6000: pl.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    participants_6000: pl.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
 ) -> None:
     """The disk fills up while the ZIP thread writes the second member: a StorageError, and
-    neither the data files nor the partial ZIP stay behind."""
+    neither the data files nor the partial ZIP stay behind, nor any thread."""
     real = archive._write_member
     added: list[str] = []
 
@@ -337,6 +408,7 @@ def test_zip_failure_leaves_nothing_behind(
     monkeypatch.setattr(archive, "_write_member", full_disk)
     (tmp_path / "someone_elses.txt").write_text("keep me")
     with pytest.raises(StorageError, match=r"^Could not write export files: No space left$"):
-        write_export(participants_6000, ExportOptions("participants", "complete", "csv"), tmp_path)
+        write_export(participants_6000, ExportOptions("participants", "complete", fmt), tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["someone_elses.txt"]
     assert _zip_builder_threads() == []
+    assert _writer_threads() == []
