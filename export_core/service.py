@@ -48,12 +48,12 @@ PREPARE_ROWS = 5_000
 # not read the file back. Bigger batches are written straight to disk and read back by the ZIP
 # thread, so that memory stays bounded (archive.QUEUE_DEPTH members in flight at most).
 RENDER_ROWS = 5_000
-# Batch files of a multi-file export written at once, each in a thread of its own (batches of
-# up to PREPARE_ROWS rows written from disk: xlsx; csv batches are rendered in memory for the
-# ZIP on the caller's thread). An xlsx file's packaging is mostly zlib, which releases the GIL,
+# Batch files of a multi-file export (batches of up to PREPARE_ROWS rows) written at once,
+# each in a thread of its own. An xlsx file's packaging is mostly zlib, which releases the GIL,
 # so one file is deflated while another is assembled: 50,000 complete participants (50 files)
-# took 1.95 -> 1.3 s in the engine and 2.95 -> 2.4 s through the API, at the same worker peak
-# RSS (docs/PERFORMANCE.md, fifth round). 1 writes the files one by one on the caller's thread.
+# took 1.95 -> 1.3 s in the engine and ~2.9 -> ~2.2-2.5 s through the API, at the same worker
+# peak RSS (docs/PERFORMANCE.md, fifth round). Rendering the 50 csv files: 0.11 -> 0.07 s.
+# 1 writes the files one by one on the caller's thread.
 WRITE_THREADS = 2
 
 
@@ -182,6 +182,26 @@ def check_record_count(rows: int, limit: int) -> None:
         )
 
 
+Render = Callable[[MappedFrame, int, int, ExportOptions], bytes]
+Written = tuple[WrittenFile, bytes | None]  # a batch file in place, and its bytes if at hand
+
+
+def _write_one(
+    rows: MappedFrame,
+    batch: BatchPlan,
+    options: ExportOptions,
+    target_dir: Path,
+    render: Render | None,
+) -> Written:
+    """Write one batch file: rendered in memory when there is a `render` step and the batch
+    is small (its bytes then also go to the ZIP), else by `write_batch`."""
+    if render is not None and batch.record_count <= RENDER_ROWS:
+        data = render(rows, 0, rows.height, options)
+        _place(target_dir / batch.file_name, _bytes_writer(data))
+        return _written(batch, len(data)), data
+    return write_batch(rows, batch, options, target_dir), None
+
+
 def _write_files(
     mapped: MappedFrame,
     plan: ExportPlan,
@@ -192,32 +212,27 @@ def _write_files(
     zip_builder: ZipBuilder | None,
 ) -> list[WrittenFile]:
     """Every batch file, each handed to `zip_builder` (if any) once it is in place."""
-    render: Callable[[MappedFrame, int, int, ExportOptions], bytes] | None = (
+    render: Render | None = (
         getattr(get_writer(options.format), "render", None) if zip_builder else None
     )
     files: list[WrittenFile] = []
 
-    def settle(batch: BatchPlan, done: WrittenFile, data: bytes | None = None) -> None:
+    def settle(batch: BatchPlan, done: Written) -> None:
         """Record a batch file that is in place: result, cleanup list, ZIP, progress."""
         final = target_dir / batch.file_name
-        files.append(done)
+        files.append(done[0])
         written.append(final)
         if zip_builder:
-            zip_builder.add(final, data)
+            zip_builder.add(final, done[1])
         if progress and batch.number < plan.total_files:
             progress(batch.number, plan.total_files)
 
     batches = _batches_with_rows(mapped, plan, options)
-    if render is None and _in_threads(plan):
-        _write_in_threads(batches, options, target_dir, settle, written)
-        return files
-    for batch, rows in batches:
-        if render is not None and batch.record_count <= RENDER_ROWS:
-            data = render(rows, 0, rows.height, options)
-            _place(target_dir / batch.file_name, _bytes_writer(data))
-            settle(batch, _written(batch, len(data)), data)
-        else:
-            settle(batch, write_batch(rows, batch, options, target_dir))
+    if _in_threads(plan):
+        _write_in_threads(batches, options, target_dir, render, settle, written)
+    else:
+        for batch, rows in batches:
+            settle(batch, _write_one(rows, batch, options, target_dir, render))
     return files
 
 
@@ -228,24 +243,27 @@ def _in_threads(plan: ExportPlan) -> bool:
     return WRITE_THREADS > 1 and plan.total_files > 1 and plan.chunk_size <= PREPARE_ROWS
 
 
+InFlight = collections.deque[tuple[BatchPlan, "Future[Written]"]]
+
+
 def _write_in_threads(
     batches: Iterator[tuple[BatchPlan, MappedFrame]],
     options: ExportOptions,
     target_dir: Path,
-    settle: Callable[[BatchPlan, WrittenFile], None],
+    render: Render | None,
+    settle: Callable[[BatchPlan, Written], None],
     written: list[Path],
 ) -> None:
-    """`write_batch` for every batch, WRITE_THREADS at a time in writer threads; each batch is
+    """`_write_one` for every batch, WRITE_THREADS at a time in writer threads; each batch is
     settled on this thread, in order, once its file is in place. On any error (a write fails,
     or `settle` raises to cancel) the batches not yet started are dropped, the running ones
     are waited for, and the files they placed go into `written` for the caller to remove."""
-    in_flight: collections.deque[tuple[BatchPlan, Future[WrittenFile]]] = collections.deque()
+    in_flight: InFlight = collections.deque()
     with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="batch-writer") as pool:
         try:
             for batch, rows in batches:
-                in_flight.append(
-                    (batch, pool.submit(write_batch, rows, batch, options, target_dir))
-                )
+                task = pool.submit(_write_one, rows, batch, options, target_dir, render)
+                in_flight.append((batch, task))
                 # One batch queued beyond the running ones: a thread that finishes has the
                 # next batch at hand while this thread settles and prepares more.
                 if len(in_flight) > WRITE_THREADS:
@@ -262,9 +280,7 @@ def _write_in_threads(
             raise
 
 
-def _oldest(
-    in_flight: collections.deque[tuple[BatchPlan, Future[WrittenFile]]],
-) -> tuple[BatchPlan, WrittenFile]:
+def _oldest(in_flight: InFlight) -> tuple[BatchPlan, Written]:
     """The oldest batch in flight, once its file is in place (its error, if it failed)."""
     batch, future = in_flight[0]
     done = future.result()

@@ -27,7 +27,7 @@ from export_core.errors import (
     UnknownTemplate,
     ValidationError,
 )
-from export_core.model import ExportOptions, ExportResult, MappedFrame, WrittenFile
+from export_core.model import ExportOptions, ExportResult, MappedFrame
 from export_core.readers import records_to_frame
 from export_core.service import batch_rows, preview, write_batch, write_export
 from export_core.writers import WRITERS
@@ -109,23 +109,26 @@ def test_multi_file_xlsx_export_with_zip_and_progress(tmp_path: Path) -> None:
         assert written.file_size == (tmp_path / written.file_name).stat().st_size
 
 
-def _threaded_export(out: Path, threads: int, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, ...]:
-    """64 participants in 8 xlsx files (small catalog) with WRITE_THREADS = `threads`: the
-    progress calls, the files (names, counts, ranges), the ZIP's members and every sheet's
-    cells. Checks which threads wrote the files and that nothing else is in `out`."""
+def _threaded_export(
+    out: Path, fmt: str, threads: int, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Any, ...]:
+    """64 participants in 8 files (small catalog) with WRITE_THREADS = `threads`: the progress
+    calls, the files (names, counts, ranges), the ZIP's members and every file's content
+    (sheet cells, csv bytes). Checks which threads wrote the files and that nothing else is
+    in `out`."""
     monkeypatch.setattr(service, "WRITE_THREADS", threads)
-    real_write_batch = service.write_batch
+    real_write_one = service._write_one
     writers: set[str] = set()
 
-    def spy(*args: Any) -> WrittenFile:
+    def spy(*args: Any) -> Any:
         writers.add(threading.current_thread().name.rstrip("_0123456789"))
-        return real_write_batch(*args)
+        return real_write_one(*args)
 
-    monkeypatch.setattr(service, "write_batch", spy)
+    monkeypatch.setattr(service, "_write_one", spy)
     calls: list[tuple[int, int]] = []
     result = write_export(
         frame_of("participants", 64),
-        ExportOptions("participants", "complete"),
+        ExportOptions("participants", "complete", fmt),
         out,
         progress=lambda done, total: calls.append((done, total)),
         catalog=small_catalog(),
@@ -133,24 +136,31 @@ def _threaded_export(out: Path, threads: int, monkeypatch: pytest.MonkeyPatch) -
     assert writers == ({"batch-writer"} if threads > 1 else {"MainThread"})
     assert result.archive is not None
     with zipfile.ZipFile(out / result.archive.zip_file_name) as zf:
-        members = zf.namelist()
-    assert sorted(p.name for p in out.iterdir()) == sorted([*members, result.archive.zip_file_name])
+        members = [(i.filename, i.compress_type, i.file_size, i.CRC) for i in zf.infolist()]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [*(m[0] for m in members), result.archive.zip_file_name]
+    )
     files = [(f.file_name, f.record_count, f.record_range) for f in result.files]
-    sheets = [sheet_rows(out / f.file_name) for f in result.files]
-    return calls, files, members, sheets
+    if fmt == "csv":
+        content: list[Any] = [(out / f.file_name).read_bytes() for f in result.files]
+    else:  # an xlsx file holds its creation time: compare cells, and the members by name
+        content = [sheet_rows(out / f.file_name) for f in result.files]
+        members = [m[:2] for m in members]
+    return calls, files, members, content
 
 
+@pytest.mark.parametrize("fmt", ["csv", "excel"])
 def test_writer_threads_write_what_one_thread_writes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
 ) -> None:
-    """The batch files written by the writer threads and one by one: the same files, cells,
+    """The batch files written by the writer threads and one by one: the same files, content,
     results, ZIP members and progress calls, in order."""
-    one = _threaded_export(tmp_path / "one", 1, monkeypatch)
-    threaded = _threaded_export(tmp_path / "threads", service.WRITE_THREADS, monkeypatch)
+    one = _threaded_export(tmp_path / "one", fmt, 1, monkeypatch)
+    threaded = _threaded_export(tmp_path / "threads", fmt, service.WRITE_THREADS, monkeypatch)
     assert threaded == one
     calls, files, members, _ = one
     assert calls == [(n, 8) for n in range(1, 9)]
-    assert members == [name for name, _, _ in files]
+    assert [m[0] for m in members] == [name for name, _, _ in files]
     assert len(files) == 8
 
 
