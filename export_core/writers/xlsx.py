@@ -311,28 +311,14 @@ def write_blocks(
     # xlsxwriter's row spill files go beside the output: same volume, not a RAM-backed /tmp
     workbook = xlsxwriter.Workbook(str(path), {**WORKBOOK_OPTIONS, "tmpdir": str(path.parent)})
     try:
-        _close(workbook, iter(blocks), total, widths, options, rows_per_sheet)
-    finally:
-        release_sheet_xml(workbook)
-
-
-def _close(
-    workbook: xlsxwriter.Workbook,
-    blocks: Iterator[MappedFrame],
-    total: int,
-    widths: Sequence[int],
-    options: ExportOptions,
-    rows_per_sheet: int,
-) -> None:
-    """Write the sheets and close (package) the workbook; on failure no spill file is left."""
-    try:
-        _write_sheets(workbook, blocks, total, widths, options, rows_per_sheet)
+        _write_sheets(workbook, iter(blocks), total, widths, options, rows_per_sheet)
         if total <= IN_MEMORY_ROWS:
             package_in_memory(workbook)
     except BaseException:
         with contextlib.suppress(Exception):
-            workbook.close()  # removes xlsxwriter's spill files; the caller deletes the file
+            workbook.close()  # removes xlsxwriter's spill files; the caller deletes `path`
         discard_spill_files(workbook)  # when close() itself failed (e.g. disk full)
+        release_sheet_xml(workbook)
         raise
     try:
         workbook.close()
@@ -340,6 +326,8 @@ def _close(
         cause = exc.args[0] if exc.args else exc
         reason = cause.strerror if isinstance(cause, OSError) else str(cause)
         raise StorageError(f"Could not write export files: {reason}") from exc
+    finally:
+        release_sheet_xml(workbook)
 
 
 def _write_sheets(
