@@ -88,11 +88,14 @@ def test_an_ended_session_sends_the_page_to_sign_in(dash_br: Any, login_server: 
     assert urlsplit(dash_br.driver.current_url).path == "/templates"  # back where it started
     open_page(dash_br, login_server + "/")
     wait_until(lambda: dash_br.driver.find_elements(By.LINK_TEXT, "Sample"), "the tabs")
-    dash_br.driver.delete_all_cookies()  # the session ends (expiry, sign-out elsewhere)
 
     def at_sign_in() -> bool:
         if urlsplit(dash_br.driver.current_url).path == "/login":
             return True
+        # The session ends (expiry, sign-out elsewhere). Again on every try: the session is
+        # refreshed by each response, so a callback still in flight when the cookie went
+        # would bring it back (this test once waited 30 s for a 401 that never came).
+        dash_br.driver.delete_all_cookies()
         try:  # "Load sample" runs a callback, which now gets 401
             dash_br.driver.find_element(By.LINK_TEXT, "Sample").click()
             dash_br.driver.find_element(By.ID, "data-sample-button").click()
