@@ -3,15 +3,17 @@
     .venv/bin/python -m benchmarks.bench_api [--runs 5] [--quick]
 
 For each workload: median wall time from sending the request until the response has arrived
-(files and ZIP complete), and the peak RSS of the worker that served it (plus, separately, of
-any helper processes it started). Also: two concurrent 50,000-row exports, and worker RSS growth
-while a ~100 MB ZIP downloads. Prints a table and writes benchmarks/results/api.json."""
+(files and ZIP complete), the peak RSS of the worker that served it (plus, separately, of any
+helper processes it started), and that worker's CPU time (user, system) and minor page faults
+per request (medians). Also: two concurrent 50,000-row exports, and worker RSS growth while a
+~100 MB ZIP downloads. Prints a table and writes benchmarks/results/api.json."""
 
 from __future__ import annotations
 
 import argparse
 import http.client
 import json
+import math
 import statistics
 import tempfile
 import threading
@@ -82,9 +84,17 @@ def run_workload(base: str, master: int, rows: list[dict[str, Any]], kind: str, 
                  fmt: str, runs: int) -> dict[str, Any]:  # fmt: skip
     body = orjson.dumps({"data": rows, "template": template, "format": fmt})
     times, worker_peaks, child_peaks, starts = [], [], [], []
+    users: list[float] = []
+    systems: list[float] = []
+    faults: list[int] = []
     for _ in range(runs):
         elapsed, watch, payload = timed_export(base, master, kind, body)
         pid = watch.serving_worker()
+        user, system, minflt = watch.cpu.get(pid, (math.nan, math.nan, None))
+        users.append(user)
+        systems.append(system)
+        if minflt is not None:
+            faults.append(minflt)
         times.append(elapsed)
         worker_peaks.append(watch.worker_peak[pid] / MB)
         # A worker's RSS never shrinks back (allocators keep freed memory), so the peak of a
@@ -100,6 +110,11 @@ def run_workload(base: str, master: int, rows: list[dict[str, Any]], kind: str, 
         "worker_peak_rss_mb": round(max(worker_peaks), 1),
         "worker_rss_at_start_mb": round(min(starts), 1),
         "helper_processes_peak_rss_mb": round(max(child_peaks), 1),
+        # CPU time of the serving worker (all its threads) per request: more than the wall
+        # time where threads overlapped; system time is mostly page faults here.
+        "worker_cpu_user_s": round(statistics.median(users), 3),
+        "worker_cpu_system_s": round(statistics.median(systems), 3),
+        "worker_minor_faults": int(statistics.median(faults)) if faults else None,
         "files": files,
         "body_mb": round(len(body) / MB, 1),
     }
@@ -165,10 +180,13 @@ def main() -> None:
         if not args.quick:
             results["zip_download"] = big_zip_download(Path(tmp))
     print()
-    print(f"{'workload':36} {'median s':>9} {'worker MB':>10} {'helpers MB':>11} {'files':>6}")
+    print(f"{'workload':36} {'median s':>9} {'worker MB':>10} {'helpers MB':>11} {'files':>6} "
+          f"{'CPU user s':>11} {'CPU sys s':>10} {'faults':>8}")  # fmt: skip
     for label, r in results["workloads"].items():
         print(f"{label:36} {r['median_s']:>9} {r['worker_peak_rss_mb']:>10} "
-              f"{r['helper_processes_peak_rss_mb']:>11} {r['files']:>6}")  # fmt: skip
+              f"{r['helper_processes_peak_rss_mb']:>11} {r['files']:>6} "
+              f"{r['worker_cpu_user_s']:>11} {r['worker_cpu_system_s']:>10} "
+              f"{r['worker_minor_faults'] or '-':>8}")  # fmt: skip
     for key in ("concurrent_50k_pair", "zip_download"):
         if key in results:
             print(key, results[key])

@@ -1,7 +1,9 @@
-"""Start the Procfile's web command on a loopback port for benchmarks, and watch worker memory."""
+"""Start the Procfile's web command on a loopback port for benchmarks, and watch the workers'
+memory and CPU time."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -78,8 +80,24 @@ def live_server(
             proc.wait(timeout=10)
 
 
+CpuUse = tuple[float, float, int | None]  # user s, system s, minor page faults (None: unknown)
+
+
+def cpu_use(proc: psutil.Process) -> CpuUse:
+    """The CPU time `proc` (all its threads) has used so far, and its minor page faults (from
+    /proc/<pid>/stat on Linux; psutil does not report them)."""
+    times = proc.cpu_times()
+    try:
+        with open(f"/proc/{proc.pid}/stat", encoding="ascii") as stat:
+            faults: int | None = int(stat.read().rpartition(")")[2].split()[7])
+    except (OSError, ValueError, IndexError):
+        faults = None
+    return times.user, times.system, faults
+
+
 class WorkerMemoryWatch:
-    """Samples the RSS of each gunicorn worker (and, separately, of its child processes)."""
+    """Samples the RSS of each gunicorn worker (and, separately, of its child processes), and
+    the CPU time and minor page faults each worker used from enter to exit."""
 
     def __init__(self, master_pid: int, interval: float = 0.02) -> None:
         self.master = psutil.Process(master_pid)
@@ -87,6 +105,8 @@ class WorkerMemoryWatch:
         self.worker_peak: dict[int, int] = {}
         self.children_peak: dict[int, int] = {}
         self.baseline: dict[int, int] = {}
+        self._cpu_start: dict[int, CpuUse] = {}
+        self.cpu: dict[int, CpuUse] = {}  # per worker: used from enter to exit
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -110,7 +130,15 @@ class WorkerMemoryWatch:
             self._sample()
             time.sleep(self.interval)
 
+    def _cpu_now(self) -> dict[int, CpuUse]:
+        now = {}
+        for worker in self._workers():
+            with contextlib.suppress(psutil.Error):
+                now[worker.pid] = cpu_use(worker)
+        return now
+
     def __enter__(self) -> WorkerMemoryWatch:
+        self._cpu_start = self._cpu_now()
         self._sample()
         self._thread.start()
         return self
@@ -118,7 +146,15 @@ class WorkerMemoryWatch:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        for pid, (user, system, faults) in self._cpu_now().items():
+            if pid in self._cpu_start:
+                user0, system0, faults0 = self._cpu_start[pid]
+                grown = None if faults is None or faults0 is None else faults - faults0
+                self.cpu[pid] = (user - user0, system - system0, grown)
 
     def serving_worker(self) -> int:
-        """The worker whose memory grew the most (the one that served the request)."""
+        """The worker that served the request: the one that used the most CPU time (else, if
+        no CPU time was measured, the one whose memory grew the most)."""
+        if self.cpu:
+            return max(self.cpu, key=lambda p: self.cpu[p][0] + self.cpu[p][1])
         return max(self.worker_peak, key=lambda p: self.worker_peak[p] - self.baseline[p])
