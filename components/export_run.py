@@ -21,6 +21,12 @@ PROGRESS = "export-progress"
 PROGRESS_WRAP = "export-progress-wrap"
 RESULT = "export-result"
 _BUSY_HINT = "Try again in a few seconds."
+# How often the browser asks for the export's progress and result (Dash's default is 1 s). The
+# result shows up at most this long after the export is done. From the click on Export to the
+# result card, 25 participants in headless Chromium, 6 exports: 1.33-2.52 s (median 2.4 s)
+# with 1 s, 1.30-1.71 s (median 1.6 s) with 0.3 s. Most of the rest is the export process's
+# start (a fresh interpreter importing the engine, ~0.5 s: see export_job).
+POLL_MS = 300
 
 
 def layout() -> dbc.Card:
@@ -152,6 +158,7 @@ def register_callbacks(app: dash.Dash) -> None:
         cancel=[Input(CANCEL_BUTTON, "n_clicks")],
         progress=[Output(PROGRESS, "value"), Output(PROGRESS, "max"), Output(PROGRESS, "label")],
         progress_default=[0, 1, ""],
+        interval=POLL_MS,
         prevent_initial_call=True,
     )
     def _export(set_progress: Any, _clicks: Any, *values: Any) -> Any:
