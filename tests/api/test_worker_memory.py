@@ -18,23 +18,30 @@ from .live_server import ROOT, LiveServer
 
 GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 
-# Frees an 8 MB block (glibc then raises its mmap threshold to 8 MB unless it is fixed) and
-# reports whether a 2 MB block allocated afterwards was mapped (mallinfo2's hblks grows).
-PROBE = """
+# What both probes start with: the config (argv[1]) loaded, and glibc's mallinfo2 at hand.
+_MALLINFO = """
 import ctypes, runpy, sys
 conf = runpy.run_path(sys.argv[1])
-applied = conf["tune_glibc_malloc"]() if sys.argv[2] == "tuned" else []
 libc = ctypes.CDLL("libc.so.6")
 names = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
 class Info(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in names.split()]
 libc.mallinfo2.restype = Info
+"""
+
+# Frees an 8 MB block (glibc then raises its mmap threshold to 8 MB unless it is fixed) and
+# reports whether a 2 MB block allocated afterwards was mapped (mallinfo2's hblks grows).
+PROBE = (
+    _MALLINFO
+    + """
+applied = conf["tune_glibc_malloc"]() if sys.argv[2] == "tuned" else []
 big = bytearray(8 << 20)
 del big
 before = libc.mallinfo2().hblks
 block = bytearray(2 << 20)
 print(",".join(applied) or "-", libc.mallinfo2().hblks > before)
 """
+)
 
 
 def _probe(code: str, *args: str, **env: str) -> list[str]:
@@ -66,19 +73,15 @@ def test_a_tuned_process_keeps_big_blocks_mapped() -> None:
 
 # 4 MiB in 256 KiB blocks (below the fixed 1 MiB mmap threshold: from the heap), freed; then
 # whether glibc kept that free memory for reuse rather than handing it back to the kernel.
-TRIM_PROBE = """
-import ctypes, runpy, sys
-conf = runpy.run_path(sys.argv[1])
+TRIM_PROBE = (
+    _MALLINFO
+    + """
 applied = conf["tune_glibc_malloc"]()
-libc = ctypes.CDLL("libc.so.6")
-names = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
-class Info(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_size_t) for n in names.split()]
-libc.mallinfo2.restype = Info
 blocks = [bytearray(256 << 10) for _ in range(16)]
 del blocks
 print(",".join(applied) or "-", libc.mallinfo2().fordblks >= (3 << 20))
 """
+)
 
 
 @pytest.mark.skipif(not GLIBC, reason="the settings are glibc's; other C libraries are left alone")
