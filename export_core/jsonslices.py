@@ -26,29 +26,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 import polars as pl
 
-from . import readers
+from . import jsondoc, readers
 from .errors import InputError
+from .jsondoc import Bytes, NotFast
 
 SLICE_BYTES = 1 << 20
-_WS = b" \t\r\n"
-_DATA_KEY = b'"data"'
-_BLANKS = re.compile(rb"[ \t\r\n]*")
-_LIST_START = re.compile(rb"[ \t\r\n]*:[ \t\r\n]*\[[ \t\r\n]*")
 _BOUNDARY = re.compile(rb"\}[ \t\r\n]*,[ \t\r\n]*(?=\{)")
-_MAX_TRIES = 8  # candidate cuts tried per slice before giving up on the fast path
-
-_T = TypeVar("_T")
-Bytes = bytes | bytearray  # a body read into a preallocated buffer is a bytearray
 Accept = Callable[[list[Any], int], bool]
-
-
-class _NotFast(Exception):
-    """The input is not the plain shape this module handles; decode it the ordinary way."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +64,7 @@ def decode_records(
     False abandons the fast path (the caller's own checks then run on the whole document and
     raise their usual errors)."""
     try:
-        head, start = _locate(raw)
+        head, start = jsondoc.locate(raw)
         frames: list[pl.DataFrame] = []
         keys: dict[str, None] = {}
         count = 0
@@ -87,58 +76,14 @@ def decode_records(
             frames.append(_slice_frame(records, keys))
             count, end = count + len(records), after
             del records
-        fields = _fields(head, _tail(raw, end))
-    except _NotFast:
+        fields = jsondoc.document_fields(head, jsondoc.tail_fields(raw, end))
+    except NotFast:
         return None
     # The slices' columns are kept as the chunks of the frame's columns. Copying them into one
     # (rechunk) held every column twice at the end of the decode, ~10 MB at 50,000 rows: the
     # peak of a 50,000-row Excel export's worker once its batch files are written in threads.
     frame = pl.concat(frames, how="diagonal", rechunk=False) if len(frames) > 1 else frames[0]
     return SlicedRecords(fields=fields, frame=frame.select(list(keys)), count=count)
-
-
-def _locate(raw: Bytes) -> tuple[dict[str, Any] | None, int]:
-    """(fields before "data", or None for a bare list; offset of the first record)."""
-    lead = _BLANKS.match(raw)
-    assert lead is not None  # matches the empty string at least
-    stripped = lead.end()  # (raw.lstrip() would copy the whole body)
-    if raw[stripped : stripped + 1] == b"[":
-        blanks = _BLANKS.match(raw, stripped + 1)
-        assert blanks is not None  # matches the empty string at least
-        return None, _first_record(raw, blanks.end())
-    if raw[stripped : stripped + 1] != b"{":
-        raise _NotFast
-    at = raw.find(_DATA_KEY, stripped)
-    for _ in range(_MAX_TRIES):
-        if at < 0:
-            break
-        head = _head_fields(raw[:at].rstrip(_WS))
-        colon = _LIST_START.match(raw, at + len(_DATA_KEY))
-        if head is not None and colon is not None:
-            return head, _first_record(raw, colon.end())
-        at = raw.find(_DATA_KEY, at + 1)
-    raise _NotFast
-
-
-def _first_record(raw: Bytes, start: int) -> int:
-    if raw[start : start + 1] != b"{":  # an empty list, or records that are not objects
-        raise _NotFast
-    return start
-
-
-def _head_fields(head: Bytes) -> dict[str, Any] | None:
-    """The fields before a "data" key candidate, if the candidate is a key of the top-level
-    object: the text before it is "{" alone, or closes into a valid object after its comma."""
-    body = head.lstrip(_WS)
-    if body == b"{":
-        return {}
-    if not body.endswith(b",") or body[:-1].rstrip(_WS) == b"{":  # "{," is not JSON
-        return None
-    try:
-        value = orjson.loads(body[:-1] + b"}")
-    except orjson.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _parse_list(raw: Bytes, begin: int, stop: int) -> list[Any] | None:
@@ -160,25 +105,12 @@ def _slices(raw: Bytes, start: int, size: int) -> Iterator[tuple[list[Any], tupl
             yield records, (begin, after)
             begin = after
             continue
-        for close, after in _limited(_list_ends(raw, begin)):
+        for close, after in jsondoc.limited(jsondoc.list_ends(raw, begin)):
             last = _parse_list(raw, begin, close)
             if last is not None:
                 yield last, (begin, after)
                 return
-        raise _NotFast
-
-
-def _list_ends(raw: Bytes, begin: int) -> Iterator[tuple[int, int]]:
-    """Candidates for the list's end, last first ("}" blanks "]": offsets just past the "}"
-    and just past the "]"): the list usually ends close to the end of the document, while
-    text such as "}]" inside the records would make a forward search try many cuts."""
-    at = len(raw)
-    while (at := raw.rfind(b"]", begin, at)) > begin:
-        before = at - 1
-        while before > begin and raw[before] in _WS:
-            before -= 1
-        if raw[before] == ord("}"):
-            yield before + 1, at + 1
+        raise NotFast
 
 
 def _cut(raw: Bytes, begin: int, size: int) -> tuple[list[Any], int] | None:
@@ -186,58 +118,21 @@ def _cut(raw: Bytes, begin: int, size: int) -> tuple[list[Any], int] | None:
     at least `size` bytes on, with where the next slice starts; None near the list's end."""
     if begin + size >= len(raw):
         return None
-    for candidate in _limited(_BOUNDARY.finditer(raw, begin + size)):
+    for candidate in jsondoc.limited(_BOUNDARY.finditer(raw, begin + size)):
         found = _parse_list(raw, begin, candidate.start() + 1)
         if found is not None:
             return found, candidate.end()
     return None
 
 
-def _limited(matches: Iterator[_T]) -> Iterator[_T]:
-    for tries, match in enumerate(matches):
-        if tries == _MAX_TRIES:
-            return
-        yield match
-
-
-def _tail(raw: Bytes, end: int) -> dict[str, Any] | None:
-    """The fields after the list (None when the list was the whole document)."""
-    rest = raw[end:].strip(_WS)
-    if rest == b"":
-        return None
-    if rest == b"}":
-        return {}
-    if not rest.startswith(b",") or rest[1:].lstrip(_WS).startswith(b"}"):  # ",}" neither
-        raise _NotFast
-    try:
-        value = orjson.loads(b"{" + rest[1:])
-    except orjson.JSONDecodeError:
-        raise _NotFast from None
-    if not isinstance(value, dict):
-        raise _NotFast
-    return value
-
-
-def _fields(head: dict[str, Any] | None, tail: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The top-level fields around the list; a bare list must end the document and an
-    object must close after it. Repeated keys (JSON's last-one-wins) take the ordinary path."""
-    if head is None:
-        if tail is not None:
-            raise _NotFast
-        return None
-    if tail is None or "data" in head or "data" in tail or head.keys() & tail.keys():
-        raise _NotFast
-    return {**head, **tail}
-
-
 def _check_scalar_objects(records: list[Any], raw: Bytes, begin: int, after: int) -> None:
-    """_NotFast unless every record is an object whose values are all scalars. The values are
+    """NotFast unless every record is an object whose values are all scalars. The values are
     looked at only when the slice's bytes may hold a nested value (`_may_nest`)."""
     if set(map(type, records)) != {dict}:
-        raise _NotFast
+        raise NotFast
     nested = {dict, list}
     if _may_nest(raw, begin, after, len(records)) and readers.value_types(records) & nested:
-        raise _NotFast
+        raise NotFast
 
 
 def _may_nest(raw: Bytes, begin: int, after: int, records: int) -> bool:
@@ -255,8 +150,8 @@ def _slice_frame(records: list[dict[str, Any]], keys: dict[str, None]) -> pl.Dat
     try:
         frame = readers.plain_frame(records, scalars=True)
     except InputError:
-        raise _NotFast from None
+        raise NotFast from None
     if frame is None:
-        raise _NotFast
+        raise NotFast
     keys.update(dict.fromkeys(frame.columns))
     return frame
