@@ -61,7 +61,6 @@ _NUL = "\x00"
 _SAMPLE_RECORDS = 64  # the schema is the keys of the first records, in first-seen order
 # Bytes whose presence anywhere in the list sends it down the other path (see above).
 _REFUSED = (b"\n", b"\r", b"\t", b"[", b" :")
-_LONG_DIGITS = 19
 _LONG_NUMBER = r"^-?[0-9]{19,}$"
 _INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
 # What polars raises for input it refuses (a Rust panic surfaces as PanicException).
@@ -104,19 +103,22 @@ def _read_list(
     for refused in _REFUSED:
         if raw.find(refused, start, close) >= 0:
             raise NotFast
-    escapes = raw.find(b"\\", start, close) >= 0
+    escapes = raw.find(b"\\", start, close) >= 0  # any escape at all
     schema = _schema(raw, start, close)
     if max_fields is not None and len(schema) > max_fields:
         raise NotFast
     frames = []
-    records = 0
+    records = keys = nulls = 0
     for begin, end in _pieces(raw, start, close, piece_bytes):
-        frames.append(_read_piece(raw, begin, end, schema, escapes))
-        records += frames[-1].height
+        frame, piece_keys, piece_nulls = _read_piece(raw, begin, end, schema)
+        frames.append(frame)
+        records, keys, nulls = records + frame.height, keys + piece_keys, nulls + piece_nulls
         if max_records is not None and records > max_records:
             raise NotFast
     # One chunk per piece, as jsonslices keeps its slices: not copied into one again.
-    return pl.concat(frames, rechunk=False) if len(frames) > 1 else frames[0]
+    frame = pl.concat(frames, rechunk=False) if len(frames) > 1 else frames[0]
+    del frames
+    return _checked(frame, keys=keys, nulls=nulls, escapes=escapes)
 
 
 def _pieces(raw: Bytes, start: int, close: int, size: int) -> list[tuple[int, int]]:
@@ -136,9 +138,10 @@ def _pieces(raw: Bytes, start: int, close: int, size: int) -> list[tuple[int, in
 
 
 def _read_piece(
-    raw: Bytes, begin: int, end: int, schema: dict[str, type[pl.String]], escapes: bool
-) -> pl.DataFrame:
-    """The records in raw[begin:end], proved equal to orjson's (module docstring)."""
+    raw: Bytes, begin: int, end: int, schema: dict[str, type[pl.String]]
+) -> tuple[pl.DataFrame, int, int]:
+    """The records in raw[begin:end] as read, explicit nulls still marked; the '":' (keys)
+    and explicit nulls in their text."""
     lines = bytes(memoryview(raw)[begin:end]).replace(_BOUNDARY, _LINE_BOUNDARY)
     records = lines.count(b"{")
     nulls = lines.count(_NULL)
@@ -149,15 +152,11 @@ def _read_piece(
         frame = pl.read_ndjson(lines, schema=schema)
     except _REFUSALS:
         raise NotFast from None
-    del lines
     # A line is one record (polars refuses anything else), so this proves every "{" opens
     # a record: no nested object, and no "},{" inside a string.
     if frame.height != records:
         raise NotFast
-    _check_cells(frame, keys=keys, nulls=nulls, escapes=escapes)
-    if not nulls:
-        return frame
-    return frame.select(pl.when(pl.col(c) != _MARK).then(pl.col(c)).alias(c) for c in frame.columns)
+    return frame, keys, nulls
 
 
 def _schema(raw: Bytes, start: int, close: int) -> dict[str, type[pl.String]]:
@@ -181,31 +180,39 @@ def _schema(raw: Bytes, start: int, close: int) -> dict[str, type[pl.String]]:
     return dict.fromkeys(keys, pl.String)
 
 
-def _check_cells(frame: pl.DataFrame, *, keys: int, nulls: int, escapes: bool) -> None:
-    """NotFast unless the cells read account for every key and marker in the text, no record
-    is empty, no cell holds a NUL (looked for only when the text holds an escape: a NUL
-    cannot be sent raw) and no cell is a number orjson reads differently."""
-    present = pl.sum_horizontal(pl.all().is_not_null())
-    fewest, cells, marked, long_cells = frame.select(
-        present.min().alias("fewest"),
-        present.sum().alias("cells"),
-        pl.sum_horizontal(pl.all() == _MARK).sum().alias("marked"),
-        # (a length test first: the regex costs ~5x as much)
-        pl.any_horizontal(pl.all().str.len_bytes() >= _LONG_DIGITS).any().alias("long"),
-    ).row(0)
-    if fewest == 0 or cells != keys or marked != nulls:
+def _checked(frame: pl.DataFrame, *, keys: int, nulls: int, escapes: bool) -> pl.DataFrame:
+    """The frame with its markers turned back into nulls, once proved: the cells read account
+    for every key and marker in the text, no record is empty, no cell holds a NUL (looked
+    for only when the text holds a backslash: a NUL cannot be sent raw) and no cell is a
+    number orjson reads differently. One select for all checks (outputs named apart from the
+    columns by their prefixes)."""
+    names = frame.columns
+    every = pl.all()  # (never pl.col(name): a key such as "^a.*$" would be taken as a regex)
+    stats = frame.select(
+        pl.all_horizontal(every.is_null()).any().alias("r:empty"),
+        every.eq(_MARK).sum().name.prefix("m:"),
+        every.str.contains(_LONG_NUMBER).any().name.prefix("l:"),
+        *([every.str.contains(_NUL, literal=True).any().name.prefix("n:")] if escapes else []),
+    ).row(0, named=True)
+    cells = frame.height * frame.width - sum(frame.null_count().row(0))
+    marked = {n: stats["m:" + n] for n in names}
+    if stats["r:empty"] or cells != keys or sum(marked.values()) != nulls:
         raise NotFast
-    if escapes:
-        holding = pl.any_horizontal(pl.all().str.contains(_NUL, literal=True)).any()
-        if frame.select(holding).item():
-            raise NotFast
-    if long_cells and not _within_64_bits(frame):
+    if escapes and any(stats["n:" + n] for n in names):
         raise NotFast
+    long_columns = [n for n in names if stats["l:" + n]]
+    if long_columns and not _within_64_bits(frame, long_columns):
+        raise NotFast
+    for index, name in enumerate(names):  # a column at a time: one copy at a time
+        if marked[name]:
+            column = pl.nth(index)
+            frame = frame.with_columns(pl.when(column != _MARK).then(column).alias(name))
+    return frame
 
 
-def _within_64_bits(frame: pl.DataFrame) -> bool:
+def _within_64_bits(frame: pl.DataFrame, columns: list[str]) -> bool:
     """Whether every cell of 19+ digits is an integer orjson reads exactly (int64/uint64)."""
-    for column in frame.columns:
+    for column in columns:
         cells = frame.get_column(column)
         for text in cells.filter(cells.str.contains(_LONG_NUMBER)):
             if not _INT64_MIN <= int(text) <= _UINT64_MAX:

@@ -83,7 +83,11 @@ def decode_records(
     # (rechunk) held every column twice at the end of the decode, ~10 MB at 50,000 rows: the
     # peak of a 50,000-row Excel export's worker once its batch files are written in threads.
     frame = pl.concat(frames, how="diagonal", rechunk=False) if len(frames) > 1 else frames[0]
-    return SlicedRecords(fields=fields, frame=frame.select(list(keys)), count=count)
+    # Columns picked by position: a name given to select() as text is a regex when it looks
+    # like "^...$", and a record key may ("^a.*$" picked every column starting with "a").
+    position = {name: index for index, name in enumerate(frame.columns)}
+    ordered = frame.select(pl.nth([position[key] for key in keys]))
+    return SlicedRecords(fields=fields, frame=ordered, count=count)
 
 
 def _parse_list(raw: Bytes, begin: int, stop: int) -> list[Any] | None:

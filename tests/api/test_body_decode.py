@@ -104,3 +104,25 @@ def test_errors_in_a_big_body_are_the_ordinary_ones(client: FlaskClient) -> None
     resp = client.post(ROUTE, data=broken, content_type="application/json")
     assert resp.status_code == 400
     assert resp.get_json()["message"].startswith("Request body is not valid JSON")
+
+
+@pytest.mark.parametrize("idempotent", [False, True])
+def test_record_keys_shaped_like_regexes_export(client: FlaskClient, idempotent: bool) -> None:
+    """A key such as "^first.*$" once made the sliced decode pick columns by regex (a 500
+    for a duplicate column). Without an Idempotency-Key the body takes polars' reader, with
+    one the sliced decode: both keep every key as a plain name."""
+    rows = records("participants", 40, seed=5)
+    for row in rows:
+        row["^first.*$"] = "odd key"
+    headers = {"Idempotency-Key": "regex-keys-1"} if idempotent else {}
+    resp = client.post(
+        ROUTE,
+        data=orjson.dumps({"template": "standard", "format": "csv", "data": rows}),
+        content_type="application/json",
+        headers=headers,
+    )
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    csv_file = client.get(resp.get_json()["data"]["download_url"])
+    lines = csv_file.data.decode("utf-8-sig").splitlines()
+    assert len(lines) == 41
+    assert rows[0]["first_name"] in lines[1]

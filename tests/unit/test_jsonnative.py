@@ -256,3 +256,16 @@ def test_a_float_written_with_19_digits_or_more_declines() -> None:
         raw = b'[{"v":' + number + b"}]"
         assert jsonnative.read_records(raw) is None
         assert read_json(raw).equals(_reference(raw))
+
+
+def test_keys_that_look_like_regexes_are_plain_names() -> None:
+    """Polars takes a column name such as "^a.*$" given as text for a regex; both fast paths
+    pick and rewrite columns by position or as Series."""
+    from export_core import jsonslices
+
+    rows = [{"^a.*$": 1, "ab": None, "a": "x", "$": True}, {"^a.*$": None, "ab": 2, "a": None}]
+    raw = orjson.dumps({"data": rows})
+    assert _check_same(raw)
+    sliced = jsonslices.decode_records(raw)
+    assert sliced is not None and sliced.frame.equals(_reference(raw))
+    assert sliced.frame.columns == ["^a.*$", "ab", "a", "$"]
