@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from app.api.body import MAX_FIELDS_PER_RECORD, decode_export_body
 from benchmarks.datagen import records as generated
-from export_core import jsonnative
+from export_core import jsonnative, jsonslices
 from export_core.errors import InputError
 from export_core.readers import read_json, records_to_frame
 
@@ -33,6 +33,12 @@ keys = st.one_of(st.sampled_from(["id", "name", "note", "a", "b", "é"]), texts)
 rows = st.lists(st.dictionaries(keys, scalars, min_size=1, max_size=5), min_size=1, max_size=40)
 
 
+def read_any(raw: bytes, **limits: Any) -> jsonslices.SlicedRecords | None:
+    """jsonnative.read_records for a body of any size (the API's takes the sliced decoder
+    below MIN_BYTES, see test_small_bodies_are_left_to_the_sliced_decoder)."""
+    return jsonnative.read_records(raw, min_bytes=0, **limits)
+
+
 def _reference(raw: bytes) -> pl.DataFrame:
     whole = orjson.loads(raw)
     return records_to_frame(whole["data"] if isinstance(whole, dict) else whole)
@@ -40,7 +46,7 @@ def _reference(raw: bytes) -> pl.DataFrame:
 
 def _check_same(raw: bytes, piece_bytes: int = jsonnative.PIECE_BYTES) -> bool:
     """True when the fast path took `raw` (and then its frame equals the reference)."""
-    got = jsonnative.read_records(raw, piece_bytes=piece_bytes)
+    got = read_any(raw, piece_bytes=piece_bytes)
     if got is None:
         return False
     expected = _reference(raw)
@@ -68,7 +74,7 @@ def test_native_equals_orjson_or_declines(
     try:
         _reference(raw)
     except (orjson.JSONDecodeError, InputError):  # refused: the fast path must refuse it too
-        assert jsonnative.read_records(raw, piece_bytes=piece_bytes) is None
+        assert read_any(raw, piece_bytes=piece_bytes) is None
         return
     _check_same(raw, piece_bytes)
 
@@ -87,16 +93,18 @@ def test_native_equals_orjson_or_declines(
 )
 def test_plain_records_take_the_fast_path(records: list[dict[str, Any]], piece_bytes: int) -> None:
     """Platform-shaped records: the fast path must not decline (else it is dead code) unless
-    the text holds what the checks count (a '":', a "{" or "[", a blank before a colon, a
-    raw line break or tab, a NUL, or the marker character)."""
+    the text holds what the checks count (a '":' or a text starting with ":", a "{" or "[",
+    a blank before a colon, a raw line break or tab, a NUL, or the marker character)."""
     raw = orjson.dumps({"data": records, "format": "csv"})
     awkward = ('":', "{", "}", "[", " :", "\n", "\r", "\t", "\x00", "\b", "\\")
-    if any(a in r["name"] or a in (r.get("note") or "") for r in records for a in awkward):
+    texts = [t for r in records for t in (r["name"], r.get("note") or "")]
+    # (a text starting with ":" follows its key's '":' with another one)
+    if any(a in t for t in texts for a in awkward) or any(t.startswith(":") for t in texts):
         return
     records_seen = {k for r in records for k in r}
     first_keys = {k for r in records[: jsonnative._SAMPLE_RECORDS] for k in r}
     if records_seen != first_keys:  # a key first met after the sample declines by design
-        assert jsonnative.read_records(raw, piece_bytes=piece_bytes) is None
+        assert read_any(raw, piece_bytes=piece_bytes) is None
         return
     assert _check_same(raw, piece_bytes)
 
@@ -147,18 +155,18 @@ def test_benchmark_data_is_read_natively_and_identically(kind: str, piece_bytes:
     ],
 )
 def test_what_polars_reads_differently_or_refuses_declines(raw: bytes, why: str) -> None:
-    assert jsonnative.read_records(raw) is None, why
-    assert jsonnative.read_records(raw, piece_bytes=1) is None, why
+    assert read_any(raw) is None, why
+    assert read_any(raw, piece_bytes=1) is None, why
 
 
 def test_limits_decline_so_that_the_ordinary_path_gives_its_error() -> None:
     raw = orjson.dumps({"data": [{"a": i} for i in range(10)]})
-    assert jsonnative.read_records(raw, max_records=10) is not None
-    assert jsonnative.read_records(raw, max_records=9) is None
-    assert jsonnative.read_records(raw, max_records=9, piece_bytes=16) is None
+    assert read_any(raw, max_records=10) is not None
+    assert read_any(raw, max_records=9) is None
+    assert read_any(raw, max_records=9, piece_bytes=16) is None
     wide = orjson.dumps({"data": [{f"k{i}": i for i in range(5)}]})
-    assert jsonnative.read_records(wide, max_fields=5) is not None
-    assert jsonnative.read_records(wide, max_fields=4) is None
+    assert read_any(wide, max_fields=5) is not None
+    assert read_any(wide, max_fields=4) is None
 
 
 def test_values_both_readers_spell_alike_stay_on_the_fast_path() -> None:
@@ -182,23 +190,32 @@ def test_values_both_readers_spell_alike_stay_on_the_fast_path() -> None:
 
 def test_pieces_keep_one_chunk_each_and_the_records_in_order() -> None:
     raw = orjson.dumps([{"id": i, "v": "x" * (i % 7)} for i in range(2_000)])
-    got = jsonnative.read_records(raw, piece_bytes=1_000)
+    got = read_any(raw, piece_bytes=1_000)
     assert got is not None
     assert got.frame["id"].to_list() == [str(i) for i in range(2_000)]
     assert got.frame["id"].n_chunks() > 10
 
 
 def test_read_json_and_the_api_body_use_it() -> None:
-    records = generated("participants", 200, seed=5)
+    records = generated("participants", 4_000, seed=5)
     raw = orjson.dumps({"data": records, "template": "complete", "format": "csv"})
+    assert len(raw) > jsonnative.MIN_BYTES
     assert jsonnative.read_records(raw) is not None
     assert read_json(raw).equals(records_to_frame(records))
-    body = decode_export_body(bytearray(raw), "participants", 1_000, hashed=False)
+    body = decode_export_body(bytearray(raw), "participants", 5_000, hashed=False)
     assert body.frame is not None and body.frame.equals(records_to_frame(records))
     assert body.fields == {"template": "complete", "format": "csv"}
     # Over the limit: the ordinary path, which raises the API's error when the body is parsed.
-    assert decode_export_body(bytearray(raw), "participants", 199, hashed=False).frame is None
+    assert decode_export_body(bytearray(raw), "participants", 3_999, hashed=False).frame is None
     assert MAX_FIELDS_PER_RECORD >= 16_384
+
+
+def test_small_bodies_are_left_to_the_sliced_decoder() -> None:
+    small = orjson.dumps({"data": generated("participants", 1_000, seed=5)})
+    assert len(small) < jsonnative.MIN_BYTES
+    assert jsonnative.read_records(small) is None  # faster by orjson at this size
+    assert read_any(small) is not None
+    assert read_json(small).equals(_reference(small))
 
 
 # --- The polars behaviours the proof relies on (if polars changes them, these say so). ---
@@ -244,7 +261,7 @@ def test_polars_and_orjson_write_the_same_float_text() -> None:
     values = [rng.uniform(-1e6, 1e6) for _ in range(2_000)]
     values += [rng.random() * 10.0 ** rng.randint(-30, 30) for _ in range(2_000)]
     raw = orjson.dumps([{"v": v} for v in values if abs(v) < 1e18])
-    got = jsonnative.read_records(raw)
+    got = read_any(raw)
     assert got is not None
     assert got.frame.equals(_reference(raw))
 
@@ -254,15 +271,13 @@ def test_a_float_written_with_19_digits_or_more_declines() -> None:
     from an integer token beyond 64 bits (which the paths spell differently): it declines."""
     for number in (b"1e20", b"1.7976931348623157e308", b"-1e19"):
         raw = b'[{"v":' + number + b"}]"
-        assert jsonnative.read_records(raw) is None
+        assert read_any(raw) is None
         assert read_json(raw).equals(_reference(raw))
 
 
 def test_keys_that_look_like_regexes_are_plain_names() -> None:
     """Polars takes a column name such as "^a.*$" given as text for a regex; both fast paths
     pick and rewrite columns by position or as Series."""
-    from export_core import jsonslices
-
     rows = [{"^a.*$": 1, "ab": None, "a": "x", "$": True}, {"^a.*$": None, "ab": 2, "a": None}]
     raw = orjson.dumps({"data": rows})
     assert _check_same(raw)
