@@ -3,10 +3,11 @@
 orjson + polars (export_core.jsonslices) spend ~0.5 s of one core, holding the GIL, turning a
 21 MB body of 50,000 records into Python dicts and those into columns. Polars' NDJSON reader
 parses on two threads without the GIL: the record list's bytes become NDJSON by turning each
-"},{" into "}\n{" and are read with an explicit all-String schema, in pieces of about
+"},{" into "}\\n{" and are read with an explicit all-String schema, in pieces of about
 `PIECE_BYTES` cut at "},{" (all at once, the copies and the reader's working memory added
 ~20 MB to a 50,000-row export's worker peak). In-process the 50,000-record body decodes in
-~0.38 s instead of ~0.52 s; most of what remains is bytes.count/replace over the text.
+~0.33 s instead of ~0.53 s; most of what remains is bytes.count/replace over the text. Lists
+under `MIN_BYTES` are left to jsonslices, faster there (docs/PERFORMANCE.md, sixth round).
 
 Polars' reader is not orjson, so its frame is used only when these checks prove it equal to
 the frame `readers.records_to_frame` makes of the orjson-decoded list; otherwise the result is
@@ -31,7 +32,7 @@ tests/unit/test_jsonnative.py holds polars to each behaviour relied on here.
   sat inside a string. Markers are turned back into nulls afterwards.
 * Escapes. Polars turns a lone high surrogate escape into NUL where orjson refuses it (a lone
   low one, polars refuses too). A NUL cannot be sent raw (both refuse control characters in
-  strings), so when the text holds a backslash no cell may hold a NUL ("\u0000" itself
+  strings), so when the text holds a backslash no cell may hold a NUL ("\\u0000" itself
   then takes the other path too).
 * Numbers. Polars keeps the digits of an integer beyond 64 bits where orjson makes it a float:
   a cell of 19 or more digits outside the int64/uint64 range sends the list down the other

@@ -76,9 +76,10 @@ class ExportBody:
 
 
 def decode_export_body(raw: Bytes, route: str, max_records: int, *, hashed: bool) -> ExportBody:
-    """The body of an export request. A well-formed body is decoded a slice at a time
-    (export_core.jsonslices: no list of 50,000 dicts held at once); anything else is decoded
-    whole, which raises the precise error."""
+    """The body of an export request. A well-formed body is read by polars' own reader
+    (export_core.jsonnative: no Python object per value; bodies of 1 MiB or more, without an
+    Idempotency-Key) or decoded a slice at a time (export_core.jsonslices: no list of 50,000
+    dicts held at once); anything else is decoded whole, which raises the precise error."""
     if not hashed:  # an Idempotency-Key's request hash is computed from decoded records
         native = read_records(raw, max_records=max_records, max_fields=MAX_FIELDS_PER_RECORD)
         if native is not None and native.fields is not None:
