@@ -74,6 +74,15 @@ def _head_fields(head: Bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def parse_list(raw: Bytes, begin: int, stop: int) -> list[Any] | None:
+    """raw[begin:stop] decoded as the items of a JSON list, or None when they do not parse."""
+    try:
+        value = orjson.loads(b"".join((b"[", memoryview(raw)[begin:stop], b"]")))
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, list) else None
+
+
 def list_ends(raw: Bytes, begin: int) -> Iterator[tuple[int, int]]:
     """Candidates for the list's end, last first ("}" blanks "]": offsets just past the "}"
     and just past the "]"): the list usually ends close to the end of the document, while

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 from itertools import chain
 
-import orjson
 import polars as pl
 
 from . import jsondoc
@@ -168,18 +167,13 @@ def _read_piece(
 
 def _schema(raw: Bytes, start: int, close: int) -> dict[str, type[pl.String]]:
     """All-String schema of the keys of the first records, in first-seen order."""
-    cut = close  # all records when there are no more than the sample
     at = start - 1
     for _ in range(_SAMPLE_RECORDS):
         if (at := raw.find(_BOUNDARY, at + 1, close)) < 0:
-            cut = close
             break
-        cut = at + 1
-    try:
-        sample = orjson.loads(b"".join((b"[", memoryview(raw)[start:cut], b"]")))
-    except orjson.JSONDecodeError:
-        raise NotFast from None
-    if not isinstance(sample, list) or not sample or set(map(type, sample)) != {dict}:
+    # Up to the boundary after the sample's last record, or all records if there are fewer.
+    sample = jsondoc.parse_list(raw, start, close if at < 0 else at + 1)
+    if not sample or set(map(type, sample)) != {dict}:
         raise NotFast
     keys = dict.fromkeys(chain.from_iterable(sample))
     if not keys:

@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import polars as pl
 
 from . import jsondoc, readers
@@ -90,14 +89,6 @@ def decode_records(
     return SlicedRecords(fields=fields, frame=ordered, count=count)
 
 
-def _parse_list(raw: Bytes, begin: int, stop: int) -> list[Any] | None:
-    try:
-        value = orjson.loads(b"".join((b"[", memoryview(raw)[begin:stop], b"]")))
-    except orjson.JSONDecodeError:
-        return None
-    return value if isinstance(value, list) else None
-
-
 def _slices(raw: Bytes, start: int, size: int) -> Iterator[tuple[list[Any], tuple[int, int]]]:
     """(records, (offset of the slice, offset after it)) for each slice; the last slice ends
     just past the list's closing "]"."""
@@ -110,7 +101,7 @@ def _slices(raw: Bytes, start: int, size: int) -> Iterator[tuple[list[Any], tupl
             begin = after
             continue
         for close, after in jsondoc.limited(jsondoc.list_ends(raw, begin)):
-            last = _parse_list(raw, begin, close)
+            last = jsondoc.parse_list(raw, begin, close)
             if last is not None:
                 yield last, (begin, after)
                 return
@@ -123,7 +114,7 @@ def _cut(raw: Bytes, begin: int, size: int) -> tuple[list[Any], int] | None:
     if begin + size >= len(raw):
         return None
     for candidate in jsondoc.limited(_BOUNDARY.finditer(raw, begin + size)):
-        found = _parse_list(raw, begin, candidate.start() + 1)
+        found = jsondoc.parse_list(raw, begin, candidate.start() + 1)
         if found is not None:
             return found, candidate.end()
     return None
