@@ -4,11 +4,16 @@ workers get polars' allocator setting in their environment before polars loads."
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import mmap
 import os
 import platform
+import runpy
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -125,3 +130,79 @@ def test_polars_loads_in_the_workers_not_in_the_master(tmp_path: Path) -> None:
         assert "gunicorn" in " ".join(psutil.Process(master).cmdline())
         assert "_polars_runtime" in Path(f"/proc/{pid}/maps").read_text()
         assert "_polars_runtime" not in Path(f"/proc/{master}/maps").read_text()
+
+
+# --- Cached library pages (app/gunicorn_conf.py, "Library pages") ------------------------------
+
+LINUX = platform.system() == "Linux"
+
+
+def _cached_fraction(path: str) -> float:
+    """The share of `path`'s pages in the page cache, by mincore(2) on a mapping of it that
+    touches none of them."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_long]  # fmt: skip
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    size = os.path.getsize(path)
+    pages = -(-size // mmap.PAGESIZE)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        addr = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+        assert addr not in (None, ctypes.c_void_p(-1).value), os.strerror(ctypes.get_errno())
+        try:
+            vec = ctypes.create_string_buffer(pages)
+            assert libc.mincore(addr, size, vec) == 0, os.strerror(ctypes.get_errno())
+            return sum(b & 1 for b in vec.raw) / pages
+        finally:
+            libc.munmap(addr, size)
+    finally:
+        os.close(fd)
+
+
+def _read_through(path: str | Path) -> None:
+    """Read the file (into the page cache) without holding it in memory."""
+    with open(path, "rb") as f:
+        while f.read(1 << 22):
+            pass
+
+
+def _conf() -> dict[str, Any]:
+    return runpy.run_path(str(ROOT / "app" / "gunicorn_conf.py"))
+
+
+@pytest.mark.skipif(not LINUX, reason="posix_fadvise and mincore as Linux implements them")
+def test_drop_cached_pages_empties_the_page_cache_of_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "lib.so"
+    path.write_bytes(os.urandom(8 << 20))
+    _read_through(path)
+    assert _cached_fraction(str(path)) > 0.9
+    assert _conf()["drop_cached_pages"]([str(path), str(tmp_path / "missing.so")]) == [str(path)]
+    assert _cached_fraction(str(path)) < 0.1
+    _read_through(path)  # nothing else changes: the file reads back whole
+    assert path.stat().st_size == 8 << 20 and _cached_fraction(str(path)) > 0.9
+
+
+def test_polars_libraries_are_the_runtime_the_workers_map() -> None:
+    found = _conf()["polars_libraries"]()
+    assert found and all(p.endswith(".so") and os.path.isfile(p) for p in found)
+    loaded = {Path(m.path).resolve() for m in psutil.Process().memory_maps()}
+    assert any(Path(p).resolve() in loaded for p in found)  # this process imported polars
+    assert _conf()["polars_libraries"]([str(ROOT / "app"), "", "/no/such/dir"]) == []
+
+
+@pytest.mark.live
+@pytest.mark.slow
+@pytest.mark.skipif(not LINUX, reason="posix_fadvise and mincore as Linux implements them")
+def test_the_master_drops_polars_cached_pages_before_its_workers_start(tmp_path: Path) -> None:
+    """The whole library in the page cache (as right after pip wrote it); once a server has
+    started, only what processes map (this one's and the workers' polars code) is left."""
+    lib = _conf()["polars_libraries"]()[0]
+    _read_through(lib)
+    assert _cached_fraction(lib) > 0.9
+    with LiveServer(tmp_path / "data", workers=2) as live:
+        assert requests.get(f"{live.url}/health", timeout=10).status_code == 200
+        left = _cached_fraction(lib)
+    assert left < 0.5, f"{left:.0%} of {lib} still cached"
