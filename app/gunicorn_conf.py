@@ -73,8 +73,14 @@ if _control_socket:
 #   threshold of 8 MiB keeps that much free heap per arena for reuse: the body's read took
 #   ~6,000 faults, the 50,000-row CSV export ~10% less time (interleaved A/B,
 #   benchmarks/ab_api.py), for a few MB of worker memory.
+# * Even so, a worker kept ~30 MB more after a 50,000-row export than before it (freed heap
+#   below the top, which trimming the top cannot return), and its peaks crept up request after
+#   request: 185 -> 205 MB over ten rounds of a 50k Excel and a 50k CSV export (one worker).
+#   `post_request` below hands every free page back with malloc_trim(0) once a request is done
+#   (~2 ms after a 50k export, ~0.1 ms after a small one): the same rounds then peaked at
+#   181-197 MB (docs/PERFORMANCE.md, "Seventh round").
 #
-# Every setting yields to the same setting made by the operator in the environment.
+# The three mallopt settings yield to the same setting made by the operator in the environment.
 
 JEMALLOC_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0"
 ARENA_MAX = 2
@@ -85,13 +91,19 @@ _M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
 
 
+def _glibc() -> ctypes.CDLL | None:
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
 def tune_glibc_malloc() -> list[str]:
     """Apply the glibc settings above to this process (call it early, e.g. after a worker
     forks); returns the names of those applied (none off glibc; one the environment sets
     itself, e.g. MALLOC_TRIM_THRESHOLD_, is left as it is)."""
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    libc = _glibc()
+    if libc is None:
         return []
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     applied = []
     for env, param, value in (
         ("MALLOC_ARENA_MAX", _M_ARENA_MAX, ARENA_MAX),
@@ -166,3 +178,16 @@ def post_fork(server, worker):  # type: ignore[no-untyped-def]
     """Each worker: the glibc malloc settings above before it starts serving."""
     applied = tune_glibc_malloc()
     worker.log.debug("malloc settings applied: %s", ", ".join(applied) or "none")
+
+
+_LIBC = _glibc()
+
+
+def release_free_heap() -> bool:
+    """Hand glibc's free heap pages back to the kernel (malloc_trim(0)); True if any went."""
+    return bool(_LIBC.malloc_trim(0)) if _LIBC is not None else False
+
+
+def post_request(worker, req, environ, resp):  # type: ignore[no-untyped-def]
+    """Each worker, once a request is done: its freed heap back to the kernel (above)."""
+    release_free_heap()

@@ -103,6 +103,51 @@ def test_a_tuned_process_keeps_freed_heap_for_reuse() -> None:
     ]
 
 
+# 8 MiB in 256 KiB blocks freed (the tuned trim threshold keeps them), then the config's
+# post_request hook: how much of that left the process (RssAnon, kB, before and after).
+RELEASE_PROBE = (
+    _MALLINFO
+    + """
+conf["tune_glibc_malloc"]()
+def anon():
+    for line in open("/proc/self/status"):
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1])
+blocks = [bytearray(256 << 10) for _ in range(32)]
+del blocks[:-1]  # all but the last: the freed ones lie below it, where no top trim reaches
+kept = anon()
+conf["post_request"](None, None, None, None)
+print(kept - anon())
+"""
+)
+
+
+@pytest.mark.skipif(not GLIBC, reason="malloc_trim is glibc's")
+def test_post_request_hands_freed_heap_back_to_the_kernel() -> None:
+    released_kb = int(_probe(RELEASE_PROBE)[0])
+    assert released_kb >= 6 << 10, released_kb  # most of the 7.75 MiB freed
+
+
+def test_gunicorn_takes_the_configs_hooks() -> None:
+    """The hooks are found by name: gunicorn's own config loader must see them."""
+    from gunicorn.app.base import Application
+
+    class Loader(Application):
+        def load_config(self) -> None:  # instead of reading sys.argv: only the file
+            self.load_config_from_module_name_or_filename(str(ROOT / "app" / "gunicorn_conf.py"))
+
+        def load(self) -> None:
+            return None
+
+    app = Loader()
+    # gunicorn's own defaults have the same names: where each hook was defined tells them apart
+    hooks = {
+        name: app.cfg.settings[name].get().__code__.co_filename
+        for name in ("on_starting", "post_fork", "post_request")
+    }
+    assert hooks == dict.fromkeys(hooks, str(ROOT / "app" / "gunicorn_conf.py"))
+
+
 def test_the_config_sets_the_polars_allocator_default_unless_set() -> None:
     code = (
         "import os, runpy, sys; runpy.run_path(sys.argv[1]); print(os.environ['_RJEM_MALLOC_CONF'])"
