@@ -83,7 +83,7 @@ def timed_export(
 def run_workload(base: str, master: int, rows: list[dict[str, Any]], kind: str, template: str,
                  fmt: str, runs: int) -> dict[str, Any]:  # fmt: skip
     body = orjson.dumps({"data": rows, "template": template, "format": fmt})
-    times, worker_peaks, child_peaks, starts = [], [], [], []
+    times, worker_peaks, file_parts, child_peaks, starts = [], [], [], [], []
     users: list[float] = []
     systems: list[float] = []
     faults: list[int] = []
@@ -97,6 +97,7 @@ def run_workload(base: str, master: int, rows: list[dict[str, Any]], kind: str, 
             faults.append(minflt)
         times.append(elapsed)
         worker_peaks.append(watch.worker_peak[pid] / MB)
+        file_parts.append(watch.worker_peak_file[pid] / MB)
         # A worker's RSS never shrinks back (allocators keep freed memory), so the peak of a
         # later workload includes what earlier ones left: the RSS at the start tells them apart.
         starts.append(watch.baseline[pid] / MB)
@@ -108,6 +109,10 @@ def run_workload(base: str, master: int, rows: list[dict[str, Any]], kind: str, 
         "min_s": round(min(times), 3),
         "max_s": round(max(times), 3),
         "worker_peak_rss_mb": round(max(worker_peaks), 1),
+        # Of that highest peak, the pages mapped from files (polars' code, mostly): the kernel
+        # and the page cache decide how much of a library a fault maps (app/gunicorn_conf.py,
+        # "Library pages").
+        "worker_peak_file_backed_mb": round(file_parts[worker_peaks.index(max(worker_peaks))], 1),
         "worker_rss_at_start_mb": round(min(starts), 1),
         "helper_processes_peak_rss_mb": round(max(child_peaks), 1),
         # CPU time of the serving worker (all its threads) per request: more than the wall
@@ -180,10 +185,12 @@ def main() -> None:
         if not args.quick:
             results["zip_download"] = big_zip_download(Path(tmp))
     print()
-    print(f"{'workload':36} {'median s':>9} {'worker MB':>10} {'helpers MB':>11} {'files':>6} "
-          f"{'CPU user s':>11} {'CPU sys s':>10} {'faults':>8}")  # fmt: skip
+    print(f"{'workload':36} {'median s':>9} {'worker MB':>10} {'of it file':>11} "
+          f"{'helpers MB':>11} {'files':>6} {'CPU user s':>11} {'CPU sys s':>10} "
+          f"{'faults':>8}")  # fmt: skip
     for label, r in results["workloads"].items():
         print(f"{label:36} {r['median_s']:>9} {r['worker_peak_rss_mb']:>10} "
+              f"{r['worker_peak_file_backed_mb']:>11} "
               f"{r['helper_processes_peak_rss_mb']:>11} {r['files']:>6} "
               f"{r['worker_cpu_user_s']:>11} {r['worker_cpu_system_s']:>10} "
               f"{r['worker_minor_faults'] or '-':>8}")  # fmt: skip

@@ -103,6 +103,7 @@ class WorkerMemoryWatch:
         self.master = psutil.Process(master_pid)
         self.interval = interval
         self.worker_peak: dict[int, int] = {}
+        self.worker_peak_file: dict[int, int] = {}  # the file-backed part of that peak
         self.children_peak: dict[int, int] = {}
         self.baseline: dict[int, int] = {}
         self._cpu_start: dict[int, CpuUse] = {}
@@ -117,12 +118,17 @@ class WorkerMemoryWatch:
     def _sample(self) -> None:
         for worker in self._workers():
             try:
-                rss = worker.memory_info().rss
+                mem = worker.memory_info()
                 kids = sum(c.memory_info().rss for c in worker.children(recursive=True))
             except psutil.Error:
                 continue
+            rss = mem.rss
             self.baseline.setdefault(worker.pid, rss)
-            self.worker_peak[worker.pid] = max(self.worker_peak.get(worker.pid, 0), rss)
+            if rss > self.worker_peak.get(worker.pid, 0):
+                self.worker_peak[worker.pid] = rss
+                # Linux: pages mapped from files (code, mostly) within that RSS; psutil's
+                # `shared` is /proc's RssFile + RssShmem, 0 where it has no such field.
+                self.worker_peak_file[worker.pid] = getattr(mem, "shared", 0)
             self.children_peak[worker.pid] = max(self.children_peak.get(worker.pid, 0), kids)
 
     def _run(self) -> None:
