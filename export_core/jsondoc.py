@@ -5,8 +5,8 @@ fields. `locate` finds where the first record starts (and decodes the fields bef
 `list_ends` offers candidates for where the list ends, and `tail_fields` / `document_fields`
 decode and check what follows it. Each decoded piece is proved by a parse, so no tokenizer is
 needed. Anything unusual raises NotFast: the caller then decodes the whole document the
-ordinary way, which gives the precise error or the same result. Used by the two fast record
-decoders, export_core.jsonslices and export_core.jsonnative."""
+ordinary way, which gives the precise error or the same result. Used by the fast record
+decoder, export_core.jsonslices."""
 
 from __future__ import annotations
 

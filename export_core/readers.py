@@ -252,11 +252,6 @@ def read_json(data: bytes | str) -> pl.DataFrame:
     raw = original.removeprefix(_BOM)
     if not raw.strip():
         raise InputError("The JSON input is empty; expected a list of records")
-    from .jsonnative import read_records  # it builds on this module (as jsonslices does)
-
-    native = read_records(raw)  # polars' own reader; None for anything it cannot prove
-    if native is not None:
-        return native.frame
     long_digits = _has_long_digit_run(raw)
     if not long_digits:  # orjson would read such integers as floats
         from .jsonslices import decode_records  # it builds on this module

@@ -26,7 +26,6 @@ from export_core.errors import (
     ValidationError,
 )
 from export_core.jsondoc import Bytes
-from export_core.jsonnative import read_records
 from export_core.jsonslices import decode_records
 from export_core.model import ExportOptions
 
@@ -76,14 +75,9 @@ class ExportBody:
 
 
 def decode_export_body(raw: Bytes, route: str, max_records: int, *, hashed: bool) -> ExportBody:
-    """The body of an export request. A well-formed body is read by polars' own reader
-    (export_core.jsonnative: no Python object per value; bodies of 1 MiB or more, without an
-    Idempotency-Key) or decoded a slice at a time (export_core.jsonslices: no list of 50,000
-    dicts held at once); anything else is decoded whole, which raises the precise error."""
-    if not hashed:  # an Idempotency-Key's request hash is computed from decoded records
-        native = read_records(raw, max_records=max_records, max_fields=MAX_FIELDS_PER_RECORD)
-        if native is not None and native.fields is not None:
-            return ExportBody(native.fields, native.frame, None)
+    """The body of an export request. A well-formed body is decoded a slice at a time
+    (export_core.jsonslices: no list of 50,000 dicts held at once); anything else is decoded
+    whole, which raises the precise error."""
     digest = hashlib.sha256() if hashed else None
     sliced = decode_records(raw, accept=_slice_checker(max_records, digest))
     if sliced is not None and sliced.fields is not None:

@@ -109,9 +109,9 @@ def test_errors_in_a_big_body_are_the_ordinary_ones(client: FlaskClient) -> None
 @pytest.mark.parametrize("idempotent", [False, True])
 def test_record_keys_shaped_like_regexes_export(client: FlaskClient, idempotent: bool) -> None:
     """A key such as "^first.*$" once made the sliced decode pick columns by regex (a 500
-    for a duplicate column). Without an Idempotency-Key the body takes polars' reader, with
-    one the sliced decode: both keep every key as a plain name."""
-    rows = records("participants", 3_000, seed=5)  # over jsonnative.MIN_BYTES
+    for a duplicate column). With an Idempotency-Key the sliced decode also feeds the request
+    hash: both ways keep every key as a plain name."""
+    rows = records("participants", 3_000, seed=5)  # ~1.2 MB: more than one slice
     for row in rows:
         row["^first.*$"] = "odd key"
     headers = {"Idempotency-Key": "regex-keys-1"} if idempotent else {}

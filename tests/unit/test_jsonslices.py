@@ -12,9 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from export_core import jsonslices
+from export_core.jsonslices import SlicedRecords
 from export_core.readers import read_json, records_to_frame
-
-from .sameframe import assert_same_as_orjson
 
 # Text that looks like the structure the slicer cuts at, to be met inside strings and keys.
 TRICKY = ["},{", "}]", '"data":[', "}, {", '\\"}', "{", "]", ",", '"', "\\", "\n", "é", "😀"]
@@ -36,6 +35,20 @@ records = st.lists(st.dictionaries(texts, values, min_size=1, max_size=5), min_s
 extras = st.dictionaries(
     st.sampled_from(["template", "format", "filename", "async", "x"]), values, max_size=3
 )
+
+
+def assert_same_as_orjson(got: SlicedRecords, raw: bytes) -> None:
+    """`got` (what the sliced decoder made of `raw`) is what the ordinary decode makes of it:
+    frame, column order, count and other fields."""
+    whole = orjson.loads(raw)
+    expected = records_to_frame(whole)
+    assert got.frame.equals(expected)
+    assert got.frame.columns == expected.columns
+    assert got.count == expected.height
+    if isinstance(whole, dict):
+        assert got.fields == {k: v for k, v in whole.items() if k != "data"}
+    else:
+        assert got.fields is None
 
 
 def _body(rows: list[Any], extra: dict[str, Any], data_at: int) -> dict[str, Any]:
