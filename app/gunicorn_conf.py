@@ -171,7 +171,7 @@ def drop_cached_pages(paths: Iterable[str]) -> list[str]:
 def on_starting(server):  # type: ignore[no-untyped-def]
     """The master, before it forks the first worker: polars' cached pages dropped (above)."""
     dropped = drop_cached_pages(polars_libraries())
-    server.log.debug("cached pages dropped: %s", ", ".join(dropped) or "none")
+    server.log.info("cached pages dropped: %s", ", ".join(dropped) or "none")
 
 
 def post_fork(server, worker):  # type: ignore[no-untyped-def]

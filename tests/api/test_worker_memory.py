@@ -243,11 +243,15 @@ def test_polars_libraries_are_the_runtime_the_workers_map() -> None:
 @pytest.mark.skipif(not LINUX, reason="posix_fadvise and mincore as Linux implements them")
 def test_the_master_drops_polars_cached_pages_before_its_workers_start(tmp_path: Path) -> None:
     """The whole library in the page cache (as right after pip wrote it); once a server has
-    started, only what processes map (this one's and the workers' polars code) is left."""
+    started, the master has dropped what no process maps. How much other processes map (this
+    one, other servers of the test run) varies: 10% of the library stayed cached when this test
+    ran alone, 61% late in a full run, 100% without the hook."""
     lib = _conf()["polars_libraries"]()[0]
     _read_through(lib)
-    assert _cached_fraction(lib) > 0.9
+    assert _cached_fraction(lib) > 0.99
     with LiveServer(tmp_path / "data", workers=2) as live:
         assert requests.get(f"{live.url}/health", timeout=10).status_code == 200
         left = _cached_fraction(lib)
-    assert left < 0.5, f"{left:.0%} of {lib} still cached"
+        log = live.log_path.read_text(encoding="utf-8", errors="replace")
+    assert f"cached pages dropped: {lib}" in log
+    assert left < 0.95, f"{left:.0%} of {lib} still cached"
