@@ -1,5 +1,6 @@
 """Step 4, "Export": a Dash background callback writes the export (in a fresh process, see
-export_job) with a progress bar of files written and a cancel button, then shows the result."""
+export_job) with a progress bar of files written and a cancel button, then shows the result.
+Cancel stops the job (Dash kills it) and removes what it had begun (export_job.cancel)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, html
+from dash import Input, Output, State, dcc, html
 
 from components import export_job, runtime
 from components import options as opt
@@ -19,7 +20,9 @@ EXPORT_BUTTON = "export-button"
 CANCEL_BUTTON = "export-cancel"
 PROGRESS = "export-progress"
 PROGRESS_WRAP = "export-progress-wrap"
+PROGRESS_TEXT = "export-progress-text"
 RESULT = "export-result"
+RUNNING = "export-running"  # the id of the export being written, relayed by the job
 _BUSY_HINT = "Try again in a few seconds."
 # How often the browser asks for the export's progress and result (Dash's default is 1 s). The
 # result shows up at most this long after the export is done. From the click on Export to the
@@ -64,18 +67,32 @@ def layout() -> dbc.Card:
                                 max=1,
                                 striped=True,
                                 animated=True,
-                                label="",
                                 style={"height": "1.4rem"},
+                            ),
+                            # Beside the bar, not on it: a label on the bar is clipped to its
+                            # filled part, and at 0% (a single file, until it is done) unseen.
+                            html.Div(
+                                id=PROGRESS_TEXT,
+                                className="small text-body-secondary mt-1",
+                                **{"aria-live": "polite"},
                             ),
                         ],
                         id=PROGRESS_WRAP,
                         className="d-none mb-2",
                     ),
                     html.Div(id=RESULT, **{"aria-live": "polite"}),
+                    dcc.Store(id=RUNNING, data=None),
                 ]
             ),
         ],
         className="mb-3",
+    )
+
+
+def cancelled_view() -> Any:
+    """What the result area says once the user cancelled."""
+    return alert(
+        "Export cancelled.", "Nothing was kept; press Export to start again.", color="secondary"
     )
 
 
@@ -112,18 +129,29 @@ def run_export(
     sheet: str | None,
     chunking: str,
 ) -> Any:
-    """The background callback body: run the export, reporting (files done, total, label)."""
+    """The background callback body: run the export, reporting (files done, total, label,
+    export id once it exists)."""
     if not state or state.get("type") != export_type or state.get("template") != template:
         return alert(
             "Nothing to export yet.", "Load data and wait for the preview first.", color="warning"
         )
     options = opt.build_options(export_type, template, fmt, bom, filename, sheet, chunking)
-    set_progress((0, 1, "Starting…"))
+    set_progress((0, 1, "Starting…", None))
+    begun: list[str] = []
+
+    def started(export_id: str) -> None:
+        begun.append(export_id)
+        set_progress((0, 1, f"Writing {state.get('rows', 0):,} records…", export_id))
 
     def progress(done: int, total: int) -> None:
-        set_progress((done, max(total, 1), f"{done} of {total} files written"))
+        label = f"{done} of {total} files written"
+        set_progress((done, max(total, 1), label, begun[0] if begun else None))
 
-    outcome = export_job.run_isolated(runtime.get_settings(), state["key"], options, progress)
+    outcome = export_job.run_isolated(
+        runtime.get_settings(), state["key"], options, progress, started
+    )
+    if outcome[0] == "error" and begun and export_job.was_removed(begun[0]):
+        return cancelled_view()  # cancelled before Dash stopped this job: its error is moot
     return outcome_view(outcome)
 
 
@@ -156,10 +184,29 @@ def register_callbacks(app: dash.Dash) -> None:
             (Output(PROGRESS_WRAP, "className"), "mb-2", "d-none mb-2"),
         ],
         cancel=[Input(CANCEL_BUTTON, "n_clicks")],
-        progress=[Output(PROGRESS, "value"), Output(PROGRESS, "max"), Output(PROGRESS, "label")],
-        progress_default=[0, 1, ""],
+        progress=[
+            Output(PROGRESS, "value"),
+            Output(PROGRESS, "max"),
+            Output(PROGRESS_TEXT, "children"),
+            Output(RUNNING, "data"),
+        ],
+        progress_default=[0, 1, "", None],
         interval=POLL_MS,
         prevent_initial_call=True,
     )
     def _export(set_progress: Any, _clicks: Any, *values: Any) -> Any:
         return run_export(set_progress, *values)
+
+    @app.callback(
+        Output(RESULT, "children", allow_duplicate=True),
+        Input(CANCEL_BUTTON, "n_clicks"),
+        State(RUNNING, "data"),
+        prevent_initial_call=True,
+    )
+    def _cancel(_clicks: Any, export_id: str | None) -> Any:
+        # The same click makes Dash kill the job (its `cancel` input); this removes what the
+        # job had begun. A click before the job relayed its id removes nothing here: the
+        # record then ends as "failed", interrupted, once its dead owner is noticed.
+        if export_id:
+            export_job.cancel(export_id)
+        return cancelled_view()

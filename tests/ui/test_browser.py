@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import urllib.request
 import zipfile
 from collections.abc import Iterator
@@ -12,11 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import psutil
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from components.samples import sample_csv, sample_json
+from export_core.settings import Settings
+from export_core.store.sqlite import SQLiteStore
 from tests.ui.conftest import run_gunicorn
 from tests.ui.helpers import (
     open_page,
@@ -315,4 +319,66 @@ def test_keyboard_only_paste_to_preview(dash_br: Any, live_server: str) -> None:
     assert press(Keys.TAB).get_attribute("id") == "data-paste-button"
     press(Keys.ENTER)
     _plan(dash_br, "25 records -> 1 Excel file")
+    assert severe_logs(dash_br) == []
+
+
+# One `complete` xlsx of these takes ~3 s to write here: time to press Cancel. Above the default
+# record limit (50,000 in ~1 s would leave too little), so the test server allows more.
+CANCEL_ROWS = 150_000
+CANCEL_LIMITS = {"YBB_MAX_RECORDS": str(CANCEL_ROWS), "YBB_MAX_UPLOAD_MB": "80"}
+
+
+def _export_processes(data_dir: Path) -> list[psutil.Process]:
+    """The spawned export processes of the server over `data_dir` (they inherit its env)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if "spawn_main" in " ".join(proc.info["cmdline"] or []) and (
+                proc.environ().get("YBB_DATA_DIR") == str(data_dir)
+            ):
+                found.append(proc)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_cancel_stops_the_export_and_keeps_nothing(dash_br: Any, tmp_path: Path) -> None:
+    path = tmp_path / "participants.json"
+    path.write_text(sample_json("participants", CANCEL_ROWS), encoding="utf-8")
+    data_dir = tmp_path / "data"
+    with run_gunicorn(data_dir, CANCEL_LIMITS) as url:
+        open_page(dash_br, url + "/")
+        _upload(dash_br, path)
+        _plan(dash_br, f"{CANCEL_ROWS:,} records ->")
+        Select(dash_br.find_element("#opt-template")).select_by_value("complete")
+        wait_until(
+            lambda: "All participant data" in text_of(dash_br, "#opt-template-card"),
+            "the complete template",
+        )
+        wait_until(lambda: _click(dash_br, "#opt-chunking input[value=off]"), "'one file'")
+        _plan(dash_br, "-> 1 Excel file")
+        _export(dash_br)
+        # The record exists and the job has relayed its id: what Cancel acts on.
+        wait_until(
+            lambda: f"Writing {CANCEL_ROWS:,} records" in text_of(dash_br, "#export-progress-text"),
+            "the export under way",
+        )
+        assert _export_processes(data_dir), "no export process while the export runs"
+        dash_br.find_element("#export-cancel").click()
+        wait_until(
+            lambda: "Export cancelled" in text_of(dash_br, "#export-result"), "the cancel note"
+        )
+        wait_until(lambda: dash_br.find_element("#export-button").is_enabled(), "Export again")
+        wait_until(lambda: not _export_processes(data_dir), "the export process gone")
+        store = SQLiteStore(
+            Settings.from_env({"YBB_DATA_DIR": str(data_dir), "YBB_SECRET_KEY": "ui-tests"})
+        )
+        assert store.list() == ([], 0)  # no record left behind, processing or failed
+        exports = data_dir / "exports"
+        assert not exports.exists() or list(exports.iterdir()) == []  # no file, no partial
+        # Nothing came back after a moment either (a writer left running would finish by now).
+        time.sleep(3)
+        assert store.list() == ([], 0)
+        assert not exports.exists() or list(exports.iterdir()) == []
+        assert "Your export is ready" not in text_of(dash_br, "#export-result")
     assert severe_logs(dash_br) == []

@@ -4,6 +4,9 @@ real upload cache, the real engine and a real store on a temporary data dir."""
 from __future__ import annotations
 
 import base64
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ from components import (
     api_reference,
     catalog_view,
     data_in,
+    export_job,
     export_run,
     history,
     preview,
@@ -28,6 +32,7 @@ from components.samples import sample_csv, sample_json, sample_records, sample_t
 from export_core import service
 from export_core.catalog import get_catalog
 from export_core.model import ExportOptions
+from export_core.readers import read_json
 from export_core.settings import Settings
 
 
@@ -129,14 +134,18 @@ def test_preview_pages_match_service_preview(ui: Settings) -> None:
 def test_export_job_result_card_and_history(ui: Settings) -> None:
     summary = data_in.load_bytes(sample_json("participants", 6000).encode(), None, "paste")
     _, state, *_ = preview.build_preview(summary, "participants", "standard", "excel", "auto")
-    progress: list[tuple[int, int, str]] = []
+    progress: list[tuple[int, int, str, str | None]] = []
     card = export_run.run_export(
         progress.append, state, "participants", "standard", "excel", False, "people", None, "auto"
     )
-    assert progress[0][2] == "Starting…" and progress[-1][0] == progress[-1][1] > 1
+    assert progress[0] == (0, 1, "Starting…", None)
+    assert progress[1][2] == "Writing 6,000 records…"
+    assert progress[-1][0] == progress[-1][1] > 1
     text = _texts(card)
     assert "Your export is ready" in text and "6,000" in text
     export_id = card.children[1].children[1].children[0].children[1].children.children
+    # From the record's start on, every update carries its id (what Cancel acts on).
+    assert {p[3] for p in progress[1:]} == {export_id}
     record = runtime.get_store().get(export_id)
     assert record.record_count == 6000 and record.archive is not None
     opened = runtime.get_store().open_file(export_id, 1)
@@ -150,6 +159,45 @@ def test_export_job_result_card_and_history(ui: Settings) -> None:
     assert rows[0]["download"] == f"[Download]({download_url(export_id)})"
     assert "Export deleted" in _texts(history.delete_export(export_id))
     assert history.history_rows() == [] and history.empty_state([]) is not None
+
+
+ROOT = Path(__file__).resolve().parents[2]
+# Begins an export in the store of YBB_DATA_DIR and exits without finishing it.
+_BEGIN_AND_EXIT = """
+from export_core.model import ExportOptions
+from export_core.settings import Settings
+from export_core.store.sqlite import SQLiteStore
+store = SQLiteStore(Settings.from_env())
+print(store.begin(ExportOptions("participants", "standard"), 3).export_id)
+"""
+
+
+def test_cancel_removes_an_unfinished_export_and_keeps_a_finished_one(ui: Settings) -> None:
+    store = runtime.get_store()
+    options = ExportOptions("participants", "standard")
+    begun = store.begin(options, 3)  # what the export process records before writing
+    assert store.get(begun.export_id).state == "processing"
+    assert export_job.cancel(begun.export_id) is True
+    assert export_job.was_removed(begun.export_id)
+    assert store.list()[1] == 0 and not list(ui.exports_dir.glob(f"{begun.export_id}*"))
+    assert export_job.cancel(begun.export_id) is False  # already gone: nothing to do
+    # One whose process was killed (as Dash kills it on Cancel) reads as failed: removed too.
+    dead = subprocess.run(
+        [sys.executable, "-c", _BEGIN_AND_EXIT],
+        env={**os.environ, "YBB_DATA_DIR": str(ui.data_dir), "YBB_SECRET_KEY": "x" * 32},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+    assert store.get(dead).state == "failed"
+    assert export_job.cancel(dead) is True and export_job.was_removed(dead)
+    done = store.run_export(read_json(sample_json("participants", 3)), options)
+    assert export_job.cancel(done.export_id) is False  # finished first: it stays
+    assert store.get(done.export_id).state == "completed"
+    assert not export_job.was_removed(done.export_id)
+    assert "Export cancelled" in _texts(export_run.cancelled_view())
 
 
 def test_export_without_preview_is_refused(ui: Settings) -> None:
