@@ -29,13 +29,14 @@ run: $(VENV)/.installed
 dev: $(VENV)/.installed
 	$(BIN)/python -m app
 
-## system-deps: Debian packages the browser and PHP tests need (installed only when missing)
+## system-deps: Debian packages the browser, PHP and Redis tests need (installed only when missing)
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
 	command -v php >/dev/null 2>&1 || missing="$$missing php-cli"; \
 	php -m 2>/dev/null | grep -qi '^curl$$' || missing="$$missing php-curl"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

@@ -15,12 +15,14 @@ from typing import Any
 import openpyxl
 import psutil
 import pytest
+import redis
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 from components.samples import sample_csv, sample_json
 from export_core.settings import Settings
 from export_core.store.sqlite import SQLiteStore
+from tests.redis_server import redis_server
 from tests.ui.conftest import run_gunicorn
 from tests.ui.helpers import (
     open_page,
@@ -381,4 +383,26 @@ def test_cancel_stops_the_export_and_keeps_nothing(dash_br: Any, tmp_path: Path)
         assert store.list() == ([], 0)
         assert not exports.exists() or list(exports.iterdir()) == []
         assert "Your export is ready" not in text_of(dash_br, "#export-result")
+    assert severe_logs(dash_br) == []
+
+
+def test_uploads_cached_in_redis_preview_and_export(dash_br: Any, tmp_path: Path) -> None:
+    """CACHE_REDIS_URL (a real redis-server): the worker that parses the paste, the one that
+    pages the preview and the spawned export process all read the frame from Redis."""
+    data_dir = tmp_path / "data"
+    with (
+        redis_server(tmp_path / "redis") as redis_url,
+        run_gunicorn(data_dir, {"CACHE_REDIS_URL": redis_url}) as url,
+    ):
+        open_page(dash_br, url + "/")
+        _load_paste(dash_br, sample_json("participants"))
+        _plan(dash_br, "25 records -> 1 Excel file")
+        wait_until(lambda: len(_grid_cells(dash_br)) > 0, "the preview grid")
+        _export(dash_br)
+        wait_until(
+            lambda: "Your export is ready" in text_of(dash_br, "#export-result"), "the result"
+        )
+        assert redis.Redis.from_url(redis_url).dbsize() >= 1
+    uploads = data_dir / "cache" / "uploads"
+    assert not uploads.exists() or list(uploads.iterdir()) == []
     assert severe_logs(dash_br) == []
