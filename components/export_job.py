@@ -1,23 +1,34 @@
 """Running one export away from the web process, with progress.
 
-Dash's DiskcacheManager runs a background callback in a *forked* child of the web worker. The web
-worker has already used polars (the preview), and polars' thread pool deadlocks in a forked
-child (see shared notes/performance.md; reproduced here: a group_by in a forked child never
-returns). So the forked job only supervises: it starts a fresh `spawn` process that loads the
-frame from the upload cache and calls `store.run_export`, relays its progress messages, and
-returns a plain summary of the record. Cancelling kills the job and, with it, the spawned child;
-`cancel` then removes the export's record and files (export_run calls it from the Cancel
-button's own callback, with the export id the job relayed once the record existed).
+A background callback runs in a *forked* process: a child of the web worker (Dash's
+DiskcacheManager) or a Celery pool process (CeleryManager). The web worker has already used
+polars (the preview), and polars' thread pool deadlocks in a forked child (see shared
+notes/performance.md; reproduced here: a group_by in a forked child never returns). So the job
+only supervises: it starts a fresh interpreter (`python -m components.export_job`) that loads
+the frame from the upload cache and writes the export through the store, and relays the lines
+it prints (the export id once the record exists, progress, the outcome). A plain subprocess,
+not multiprocessing: a Celery pool process is daemonic, and multiprocessing refuses children
+there. The child dies with the job (PR_SET_PDEATHSIG on Linux): cancelling kills the job (Dash
+kills a diskcache job's children too; Celery only signals the pool process). `cancel` then
+removes the export's record and files (export_run calls it from the Cancel button's own
+callback, with the export id the job relayed).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import json
 import logging
-import multiprocessing
-import queue
+import os
+import pickle
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from components import runtime
 from export_core.errors import ExportError, NotFound
@@ -26,7 +37,8 @@ from export_core.settings import Settings
 
 log = logging.getLogger("ybb.ui.export")
 EXPIRED = "The loaded data has expired from the server's cache. Load it again."
-POLL_SECONDS = 0.2
+ROOT = Path(__file__).resolve().parent.parent  # where `-m components.export_job` imports from
+_PR_SET_PDEATHSIG = 1  # from linux/prctl.h
 
 
 def record_summary(record: Any) -> dict[str, Any]:
@@ -88,6 +100,37 @@ def _worker(settings: Settings, key: str, options: ExportOptions, out: Any) -> N
         out.put(("crash", reference))
 
 
+class _Lines:
+    """`out` for _worker in the child: each message one JSON line on the parent's pipe."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
+    def put(self, message: tuple[Any, ...]) -> None:
+        self.stream.write(json.dumps(list(message)) + "\n")
+        self.stream.flush()
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: be killed when the process that started this one ends (or has already ended)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it ended before the line above took effect
+        os._exit(1)
+
+
+def _child_main() -> None:
+    """`python -m components.export_job <parent pid>`: the request (pickled settings, cache key
+    and options, from our own parent) on stdin; messages on the original stdout. Anything else
+    printed goes to stderr, so that it cannot be taken for a message."""
+    _die_with_parent(int(sys.argv[1]))
+    messages = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    settings, key, options = pickle.load(sys.stdin.buffer)
+    _worker(settings, key, options, _Lines(messages))
+
+
 def run_isolated(
     settings: Settings,
     key: str,
@@ -98,36 +141,43 @@ def run_isolated(
     """Run the export in a fresh process; `on_started` gets its export id once the record
     exists. Returns ("done", summary), ("error", class name, message, retry_after) or
     ("crash", log reference)."""
-    context = multiprocessing.get_context("spawn")
-    messages = context.Queue()
-    process = context.Process(
-        target=_worker, args=(settings, key, options, messages), name="ybb-export", daemon=True
+    process = subprocess.Popen(
+        [sys.executable, "-m", "components.export_job", str(os.getpid())],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
     )
-    process.start()
+    assert process.stdin is not None and process.stdout is not None
+    outcome: tuple[Any, ...] | None = None
     try:
-        while True:
+        with process.stdin:
+            process.stdin.buffer.write(pickle.dumps((settings, key, options)))
+        for line in process.stdout:
             try:
-                message = messages.get(timeout=POLL_SECONDS)
-            except queue.Empty:
-                if process.is_alive():
-                    continue
-                try:  # the last message may land just after the process ends
-                    message = messages.get(timeout=1)
-                except queue.Empty:
-                    log.error("export process ended without a result (exit %s)", process.exitcode)
-                    return ("crash", f"exit-{process.exitcode}")
+                message = json.loads(line)
+            except ValueError:
+                log.warning("export process printed a line that is not a message: %.200r", line)
+                continue
             if message[0] == "progress":
                 on_progress(int(message[1]), int(message[2]))
-                continue
-            if message[0] == "started":
+            elif message[0] == "started":
                 if on_started is not None:
                     on_started(str(message[1]))
-                continue
-            return tuple(message)
+            else:
+                outcome = tuple(message)
+                return outcome
+        code = process.wait()
+        log.error("export process ended without a result (exit %s)", code)
+        return ("crash", f"exit-{code}")
     finally:
-        process.join(timeout=10)
-        if process.is_alive():
+        try:  # after its outcome the process ends by itself; otherwise it is stopped now
+            process.wait(timeout=10 if outcome is not None else 0)
+        except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
+        process.stdout.close()
 
 
 def cancel(export_id: str) -> bool:
@@ -154,3 +204,7 @@ def was_removed(export_id: str) -> bool:
     except NotFound:
         return True
     return False
+
+
+if __name__ == "__main__":
+    _child_main()

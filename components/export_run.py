@@ -4,6 +4,8 @@ Cancel stops the job (Dash kills it) and removes what it had begun (export_job.c
 
 from __future__ import annotations
 
+import logging
+import uuid
 from typing import Any
 
 import dash
@@ -15,6 +17,8 @@ from components import options as opt
 from components import preview as pv
 from components.feedback import alert
 from components.result import result_card
+
+log = logging.getLogger("ybb.ui.export")
 
 EXPORT_BUTTON = "export-button"
 CANCEL_BUTTON = "export-cancel"
@@ -195,7 +199,12 @@ def register_callbacks(app: dash.Dash) -> None:
         prevent_initial_call=True,
     )
     def _export(set_progress: Any, _clicks: Any, *values: Any) -> Any:
-        return run_export(set_progress, *values)
+        try:
+            return run_export(set_progress, *values)
+        except Exception:  # a failure of the job itself: said on the page, not a silent 500
+            reference = uuid.uuid4().hex[:8]
+            log.exception("export job failed (reference %s)", reference)
+            return outcome_view(("crash", reference))
 
     @app.callback(
         Output(RESULT, "children", allow_duplicate=True),

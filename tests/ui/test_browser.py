@@ -3,8 +3,12 @@ the app under gunicorn: what a person clicks through."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
+import subprocess
+import sys
 import time
 import urllib.request
 import zipfile
@@ -23,7 +27,7 @@ from components.samples import sample_csv, sample_json
 from export_core.settings import Settings
 from export_core.store.sqlite import SQLiteStore
 from tests.redis_server import redis_server
-from tests.ui.conftest import run_gunicorn
+from tests.ui.conftest import ROOT, run_gunicorn
 from tests.ui.helpers import (
     open_page,
     set_value,
@@ -331,11 +335,11 @@ CANCEL_LIMITS = {"YBB_MAX_RECORDS": str(CANCEL_ROWS), "YBB_MAX_UPLOAD_MB": "80"}
 
 
 def _export_processes(data_dir: Path) -> list[psutil.Process]:
-    """The spawned export processes of the server over `data_dir` (they inherit its env)."""
+    """The export processes (export_job) of the server over `data_dir` (they inherit its env)."""
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         try:
-            if "spawn_main" in " ".join(proc.info["cmdline"] or []) and (
+            if "components.export_job" in " ".join(proc.info["cmdline"] or []) and (
                 proc.environ().get("YBB_DATA_DIR") == str(data_dir)
             ):
                 found.append(proc)
@@ -344,46 +348,50 @@ def _export_processes(data_dir: Path) -> list[psutil.Process]:
     return found
 
 
+def _cancel_a_long_export(br: Any, url: str, data_dir: Path, upload: Path) -> None:
+    """Upload `upload` (CANCEL_ROWS participants), export it as one `complete` xlsx, press
+    Cancel while it is written; then the page says so, the export process is gone and no
+    record or file is left, also a moment later."""
+    open_page(br, url + "/")
+    _upload(br, upload)
+    _plan(br, f"{CANCEL_ROWS:,} records ->")
+    Select(br.find_element("#opt-template")).select_by_value("complete")
+    wait_until(
+        lambda: "All participant data" in text_of(br, "#opt-template-card"),
+        "the complete template",
+    )
+    wait_until(lambda: _click(br, "#opt-chunking input[value=off]"), "'one file'")
+    _plan(br, "-> 1 Excel file")
+    _export(br)
+    # The record exists and the job has relayed its id: what Cancel acts on.
+    wait_until(
+        lambda: f"Writing {CANCEL_ROWS:,} records" in text_of(br, "#export-progress-text"),
+        "the export under way",
+    )
+    assert _export_processes(data_dir), "no export process while the export runs"
+    br.find_element("#export-cancel").click()
+    wait_until(lambda: "Export cancelled" in text_of(br, "#export-result"), "the cancel note")
+    wait_until(lambda: br.find_element("#export-button").is_enabled(), "Export again")
+    wait_until(lambda: not _export_processes(data_dir), "the export process gone")
+    store = SQLiteStore(
+        Settings.from_env({"YBB_DATA_DIR": str(data_dir), "YBB_SECRET_KEY": "ui-tests"})
+    )
+    exports = data_dir / "exports"
+    for moment in ("now", "a moment later"):  # a writer left running would have finished
+        if moment != "now":
+            time.sleep(3)
+        assert store.list() == ([], 0), moment  # no record left, processing or failed
+        assert not exports.exists() or list(exports.iterdir()) == [], moment  # no file
+    assert "Your export is ready" not in text_of(br, "#export-result")
+    assert severe_logs(br) == []
+
+
 def test_cancel_stops_the_export_and_keeps_nothing(dash_br: Any, tmp_path: Path) -> None:
     path = tmp_path / "participants.json"
     path.write_text(sample_json("participants", CANCEL_ROWS), encoding="utf-8")
     data_dir = tmp_path / "data"
     with run_gunicorn(data_dir, CANCEL_LIMITS) as url:
-        open_page(dash_br, url + "/")
-        _upload(dash_br, path)
-        _plan(dash_br, f"{CANCEL_ROWS:,} records ->")
-        Select(dash_br.find_element("#opt-template")).select_by_value("complete")
-        wait_until(
-            lambda: "All participant data" in text_of(dash_br, "#opt-template-card"),
-            "the complete template",
-        )
-        wait_until(lambda: _click(dash_br, "#opt-chunking input[value=off]"), "'one file'")
-        _plan(dash_br, "-> 1 Excel file")
-        _export(dash_br)
-        # The record exists and the job has relayed its id: what Cancel acts on.
-        wait_until(
-            lambda: f"Writing {CANCEL_ROWS:,} records" in text_of(dash_br, "#export-progress-text"),
-            "the export under way",
-        )
-        assert _export_processes(data_dir), "no export process while the export runs"
-        dash_br.find_element("#export-cancel").click()
-        wait_until(
-            lambda: "Export cancelled" in text_of(dash_br, "#export-result"), "the cancel note"
-        )
-        wait_until(lambda: dash_br.find_element("#export-button").is_enabled(), "Export again")
-        wait_until(lambda: not _export_processes(data_dir), "the export process gone")
-        store = SQLiteStore(
-            Settings.from_env({"YBB_DATA_DIR": str(data_dir), "YBB_SECRET_KEY": "ui-tests"})
-        )
-        assert store.list() == ([], 0)  # no record left behind, processing or failed
-        exports = data_dir / "exports"
-        assert not exports.exists() or list(exports.iterdir()) == []  # no file, no partial
-        # Nothing came back after a moment either (a writer left running would finish by now).
-        time.sleep(3)
-        assert store.list() == ([], 0)
-        assert not exports.exists() or list(exports.iterdir()) == []
-        assert "Your export is ready" not in text_of(dash_br, "#export-result")
-    assert severe_logs(dash_br) == []
+        _cancel_a_long_export(dash_br, url, data_dir, path)
 
 
 def test_uploads_cached_in_redis_preview_and_export(dash_br: Any, tmp_path: Path) -> None:
@@ -406,3 +414,81 @@ def test_uploads_cached_in_redis_preview_and_export(dash_br: Any, tmp_path: Path
     uploads = data_dir / "cache" / "uploads"
     assert not uploads.exists() or list(uploads.iterdir()) == []
     assert severe_logs(dash_br) == []
+
+
+CELERY_WORKER = ["-A", "app.celery_worker", "worker", "--concurrency", "1", "--loglevel", "INFO"]
+
+
+@contextlib.contextmanager
+def _celery_worker(env: dict[str, str], log_path: Path) -> Iterator[None]:
+    """`celery -A app.celery_worker worker` (as docs/UI.md says to run it), stopped after."""
+    with open(log_path, "wb") as log:
+        worker = subprocess.Popen(
+            [str(Path(sys.executable).parent / "celery"), *CELERY_WORKER, "--without-gossip"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(lambda: b" ready." in log_path.read_bytes(), "the Celery worker", timeout=60)
+        yield
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(timeout=5)
+
+
+def test_background_exports_on_celery_workers(dash_br: Any, tmp_path: Path) -> None:
+    """YBB_CELERY_BROKER_URL (a real redis-server as broker and result store, a real Celery
+    worker): the export runs in the worker, with progress, and its files download."""
+    data_dir = tmp_path / "data"
+    with redis_server(tmp_path / "redis") as redis_url:
+        env = {
+            "YBB_CELERY_BROKER_URL": redis_url,
+            "YBB_DATA_DIR": str(data_dir),
+            "YBB_SECRET_KEY": "ui-tests",
+        }
+        with (
+            _celery_worker(env, tmp_path / "celery.log"),
+            run_gunicorn(data_dir, {"YBB_CELERY_BROKER_URL": redis_url}) as url,
+        ):
+            path = tmp_path / "participants.json"
+            path.write_text(sample_json("participants", 6000), encoding="utf-8")
+            open_page(dash_br, url + "/")
+            _upload(dash_br, path)
+            _plan(dash_br, "6,000 records ->")
+            _export(dash_br)
+            wait_until(
+                lambda: dash_br.driver.find_elements(By.ID, "result-download-zip"),
+                "the ZIP link",
+                timeout=60,
+            )
+            zip_href = dash_br.find_element("#result-download-zip").get_attribute("href")
+            with urllib.request.urlopen(zip_href, timeout=30) as response:
+                archive = zipfile.ZipFile(io.BytesIO(response.read()))
+            assert archive.testzip() is None and len(archive.namelist()) >= 2
+        log = (tmp_path / "celery.log").read_text(encoding="utf-8", errors="replace")
+        assert "succeeded" in log  # the task ran in the worker, not in the web server
+    assert severe_logs(dash_br) == []
+
+
+def test_cancel_on_celery_workers_stops_the_export_process(dash_br: Any, tmp_path: Path) -> None:
+    """Celery stops a cancelled task by signalling its pool process only: the export process
+    it started must end with it (PR_SET_PDEATHSIG), and nothing be left."""
+    path = tmp_path / "participants.json"
+    path.write_text(sample_json("participants", CANCEL_ROWS), encoding="utf-8")
+    data_dir = tmp_path / "data"
+    with redis_server(tmp_path / "redis") as redis_url:
+        env = {"YBB_CELERY_BROKER_URL": redis_url, **CANCEL_LIMITS}
+        with (
+            _celery_worker(
+                {**env, "YBB_DATA_DIR": str(data_dir), "YBB_SECRET_KEY": "ui-tests"},
+                tmp_path / "celery.log",
+            ),
+            run_gunicorn(data_dir, env) as url,
+        ):
+            _cancel_a_long_export(dash_br, url, data_dir, path)

@@ -13,6 +13,7 @@ from typing import Any
 
 import dash
 import openpyxl
+import psutil
 import pytest
 from dash.development.base_component import Component
 
@@ -198,6 +199,39 @@ def test_cancel_removes_an_unfinished_export_and_keeps_a_finished_one(ui: Settin
     assert store.get(done.export_id).state == "completed"
     assert not export_job.was_removed(done.export_id)
     assert "Export cancelled" in _texts(export_run.cancelled_view())
+
+
+# A parent that starts a child armed with export_job._die_with_parent, then waits forever.
+_ARMED_CHILD = """
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", sys.argv[1], str(__import__("os").getpid())])
+print(child.pid, flush=True)
+time.sleep(120)
+"""
+_CHILD = """
+import sys, time
+from components.export_job import _die_with_parent
+_die_with_parent(int(sys.argv[1]))
+print("armed", flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_the_export_process_ends_with_the_job_that_started_it() -> None:
+    """Celery stops a cancelled task by killing its pool process only: the export process
+    must not write on for minutes, orphaned (it would only notice at its next message)."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _ARMED_CHILD, _CHILD], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    child = psutil.Process(int(parent.stdout.readline()))
+    assert parent.stdout.readline().strip() == "armed"  # the child shares the parent's stdout
+    parent.kill()
+    parent.wait(timeout=10)
+    parent.stdout.close()
+    gone, _alive = psutil.wait_procs([child], timeout=10)  # it would sleep 120 s otherwise
+    assert gone, "the export process outlived the job that started it"
 
 
 def test_export_without_preview_is_refused(ui: Settings) -> None:
