@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.chrome.options import Options
 
+from tests.processes import stop
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 START_TIMEOUT_SECONDS = 30
@@ -113,12 +115,7 @@ def run_gunicorn(data_dir: Path, extra_env: dict[str, str] | None = None) -> Ite
         _wait_healthy(url, process)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop(process, grace_seconds=15)
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ from selenium.webdriver.support.ui import Select
 from components.samples import sample_csv, sample_json
 from export_core.settings import Settings
 from export_core.store.sqlite import SQLiteStore
+from tests.processes import stop
 from tests.redis_server import redis_server
 from tests.ui.conftest import ROOT, run_gunicorn
 from tests.ui.helpers import (
@@ -434,12 +435,7 @@ def _celery_worker(env: dict[str, str], log_path: Path) -> Iterator[None]:
         wait_until(lambda: b" ready." in log_path.read_bytes(), "the Celery worker", timeout=60)
         yield
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=5)
+        stop(worker, grace_seconds=20)
 
 
 def test_background_exports_on_celery_workers(dash_br: Any, tmp_path: Path) -> None:
