@@ -23,7 +23,7 @@ from .views import LIMITER_EXTENSION, bp, csrf_token
 __all__ = ["UiUsers", "csrf_token", "current_user", "init_auth", "login_enabled"]
 log = logging.getLogger("ybb.auth")
 SESSION_COOKIE = "ybb_session"
-FAILURES_PER_KEY = 10  # per user name and per client IP, within the window, per worker
+FAILURES_PER_KEY = 10  # per user name and per client IP, within the window, all workers
 FAILURE_WINDOW_SECONDS = 15 * 60
 
 
@@ -55,7 +55,9 @@ def init_auth(server: flask.Flask, settings: Settings) -> UiUsers:
                 "empty): anyone who can reach the UI can list and download exports"
             )
         return users
-    server.extensions[LIMITER_EXTENSION] = FailureLimiter(FAILURES_PER_KEY, FAILURE_WINDOW_SECONDS)
+    server.extensions[LIMITER_EXTENSION] = FailureLimiter(
+        settings.db_path, FAILURES_PER_KEY, FAILURE_WINDOW_SECONDS
+    )
     server.register_blueprint(bp)
     server.before_request(gate)
     return users

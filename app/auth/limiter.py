@@ -1,59 +1,57 @@
-"""A small in-process limit on failed sign-ins, per client IP and per user name."""
+"""A limit on failed sign-ins, per client IP and per user name, shared by every worker.
+
+The failures are rows in the embedded store's SQLite file (table sign_in_failures), so the
+limit holds however gunicorn spreads the attempts over its workers (kept in each worker's
+memory, it was as many times higher as there were workers). It is there to slow guessing down;
+scrypt's cost does the rest."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 
-MAX_KEYS = 10_000  # memory bound: the oldest keys are forgotten first
+from export_core.store.db import Database
 
 
 class FailureLimiter:
-    """Refuse further attempts for a key after `max_failures` within `window_seconds`.
-
-    Per worker process (gunicorn runs several), so the effective limit is that many times
-    higher; it is there to slow guessing down, scrypt's cost does the rest."""
+    """Refuse further attempts for a key after `max_failures` within `window_seconds`."""
 
     def __init__(
         self,
+        db_path: Path,
         max_failures: int,
         window_seconds: float,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,  # wall clock: shared by processes
     ) -> None:
+        self.db = Database(db_path)
         self.max_failures = max_failures
         self.window = window_seconds
         self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.get(key, deque())
-        while times and now - times[0] >= self.window:
-            times.popleft()
-        return times
 
     def retry_after(self, key: str) -> float:
         """Seconds until `key` may try again (0 when it may try now)."""
         now = self._clock()
-        with self._lock:
-            times = self._recent(key, now)
-            if len(times) < self.max_failures:
-                return 0.0
-            return max(0.0, self.window - (now - times[0]))
+        times = [
+            row["at"]
+            for row in self.db.read_all(
+                "SELECT at FROM sign_in_failures WHERE key = ? AND at > ? ORDER BY at",
+                (key, now - self.window),
+            )
+        ]
+        if len(times) < self.max_failures:
+            return 0.0
+        # Free again once enough of them have left the window to be under the limit.
+        return max(0.0, self.window - (now - times[len(times) - self.max_failures]))
 
     def record(self, key: str) -> None:
-        """Count one failure for `key`."""
+        """Count one failure for `key` (and forget every failure older than the window)."""
         now = self._clock()
-        with self._lock:
-            times = self._recent(key, now)
-            times.append(now)
-            self._failures[key] = times
-            while len(self._failures) > MAX_KEYS:
-                self._failures.pop(next(iter(self._failures)))
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM sign_in_failures WHERE at <= ?", (now - self.window,))
+            conn.execute("INSERT INTO sign_in_failures (key, at) VALUES (?, ?)", (key, now))
 
     def clear(self, key: str) -> None:
         """Forget `key`'s failures (after a successful sign-in)."""
-        with self._lock:
-            self._failures.pop(key, None)
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM sign_in_failures WHERE key = ?", (key,))

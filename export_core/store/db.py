@@ -59,6 +59,11 @@ CREATE TABLE IF NOT EXISTS idempotency (
     created_at    REAL NOT NULL,
     expires_at    REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sign_in_failures (
+    key           TEXT NOT NULL,
+    at            REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sign_in_failures_by_key ON sign_in_failures (key, at);
 """
 
 

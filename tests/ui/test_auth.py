@@ -374,3 +374,61 @@ def test_the_ui_api_page_loads_directly_with_an_api_key(tmp_path: Path) -> None:
     """The UI's integrator page is exactly /api; the API key guards only /api/... routes."""
     client = _app(tmp_path, YBB_API_KEY="k3y", users="").server.test_client()
     assert client.get("/api").status_code == 200
+
+
+@pytest.mark.live
+def test_the_sign_in_limit_holds_across_gunicorn_workers(tmp_path: Path) -> None:
+    """10 failures in all, however the kernel spread them over 2 workers; then every worker
+    answers 429, also one that had seen fewer than 10 of them itself (the limit once lived in
+    each worker's memory, and was then 10 per worker)."""
+    import requests
+
+    from tests.api.live_server import LiveServer
+
+    def attempt(base: str, password: str) -> requests.Response:
+        with requests.Session() as session:  # a new connection: the kernel picks the worker
+            page = session.get(f"{base}/login", timeout=10)
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert token, page.text
+            form = {"username": "alice", "password": password, "csrf_token": token.group(1)}
+            return session.post(f"{base}/login", data=form, timeout=10, allow_redirects=False)
+
+    with LiveServer(tmp_path / "data", workers=2, YBB_UI_USERS=_users()) as live:
+        failures: dict[str, int] = {}
+        for _ in range(10):
+            resp = attempt(live.url, "guess")
+            assert resp.status_code == 401
+            worker = resp.headers["X-Served-By"]
+            failures[worker] = failures.get(worker, 0) + 1
+        limited: set[str] = set()
+        for _ in range(60):  # bounded: until both workers have answered
+            resp = attempt(live.url, PASSWORD)  # even the right password waits
+            assert resp.status_code == 429, (resp.status_code, failures)
+            assert int(resp.headers["Retry-After"]) > 0
+            limited.add(resp.headers["X-Served-By"])
+            if len(limited) == 2:
+                break
+        print(f"failures per worker {failures}; 429 from {sorted(limited)}")
+        assert len(limited) == 2, "every attempt hit one worker; cross-worker not exercised"
+        assert any(failures.get(w, 0) < 10 for w in limited)
+
+
+def test_the_failure_limiter_window_and_clear(tmp_path: Path) -> None:
+    from app.auth.limiter import FailureLimiter
+
+    now = [1000.0]
+    db = tmp_path / "exports.sqlite3"
+    one = FailureLimiter(db, 3, 60, clock=lambda: now[0])
+    other = FailureLimiter(db, 3, 60, clock=lambda: now[0])  # another worker, the same file
+    for _ in range(3):
+        assert one.retry_after("ip:x") == 0
+        one.record("ip:x")
+        now[0] += 10  # failures at 1000, 1010, 1020
+    assert other.retry_after("ip:x") == pytest.approx(60 - 30)  # the first leaves at 1060
+    assert other.retry_after("user:y") == 0  # keys are separate
+    now[0] = 1060.5
+    assert one.retry_after("ip:x") == 0  # 2 left in the window
+    other.record("ip:x")
+    assert one.retry_after("ip:x") == pytest.approx(60 - 50.5)  # 1010 leaves at 1070
+    one.clear("ip:x")
+    assert other.retry_after("ip:x") == 0
