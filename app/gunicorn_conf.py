@@ -4,9 +4,11 @@ import contextlib
 import ctypes
 import ctypes.util
 import glob
+import json
 import os
 import platform
 import sys
+import uuid
 from collections.abc import Iterable
 
 from gunicorn.glogging import Logger
@@ -174,8 +176,54 @@ def on_starting(server):  # type: ignore[no-untyped-def]
     server.log.info("cached pages dropped: %s", ", ".join(dropped) or "none")
 
 
+# --- Errors gunicorn answers itself ------------------------------------------------------------
+# A request gunicorn cannot parse (a request line over 4094 bytes, too many or too large
+# headers, a malformed line) never reaches the app: gunicorn answers it from
+# gunicorn.util.write_error, with an HTML page. Every API error must use the seed's envelope,
+# so each worker replaces that one function with the JSON below (same status and reason; the
+# message clipped, as it may echo the request). Its signature is gunicorn's (pinned < 28), and
+# tests/api/test_gunicorn_errors.py sends such requests to a real server.
+
+ERROR_CODES = {
+    400: "BAD_REQUEST",
+    403: "FORBIDDEN",
+    414: "URI_TOO_LONG",
+    417: "EXPECTATION_FAILED",
+    431: "REQUEST_HEADERS_TOO_LARGE",
+    500: "INTERNAL_ERROR",
+    501: "NOT_IMPLEMENTED",
+}
+MAX_ERROR_MESSAGE = 200
+
+
+def write_json_error(sock, status_int, reason, mesg):  # type: ignore[no-untyped-def]
+    """gunicorn.util.write_error's job, answered in the API's error envelope."""
+    from gunicorn.util import write_nonblock
+
+    detail = str(mesg or "").strip()
+    if len(detail) > MAX_ERROR_MESSAGE:
+        detail = detail[:MAX_ERROR_MESSAGE] + "…"
+    body = json.dumps(
+        {
+            "status": "error",
+            "message": f"{reason}: {detail}" if detail else str(reason),
+            "error_code": ERROR_CODES.get(int(status_int), "BAD_REQUEST"),
+        }
+    ).encode("ascii")  # json.dumps escapes every non-ASCII character
+    head = (
+        f"HTTP/1.1 {int(status_int)} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        f"X-Request-ID: {uuid.uuid4().hex}\r\n\r\n"  # as on every API answer
+    )
+    write_nonblock(sock, head.encode("latin-1") + body)
+
+
 def post_fork(server, worker):  # type: ignore[no-untyped-def]
-    """Each worker: the glibc malloc settings above before it starts serving."""
+    """Each worker: the glibc malloc settings above before it starts serving, and gunicorn's
+    own error answers in the API's envelope."""
+    import gunicorn.util
+
+    gunicorn.util.write_error = write_json_error
     applied = tune_glibc_malloc()
     worker.log.debug("malloc settings applied: %s", ", ".join(applied) or "none")
 

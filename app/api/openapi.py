@@ -49,7 +49,8 @@ def _errors(*codes: int) -> dict[str, Any]:
 
 
 def _op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"summary": summary, "responses": responses, **extra}
+    # Any route: requests the server refuses to read (app/gunicorn_conf.py, same envelope).
+    return {"summary": summary, "responses": {**responses, **_errors(414, 431)}, **extra}
 
 
 def _export_body(settings: Settings, templates: list[str]) -> dict[str, Any]:

@@ -13,9 +13,11 @@ ERROR_TEXT = {
     404: "Unknown or expired export, batch, or data type.",
     409: "The export (or the first request with this Idempotency-Key) is still processing.",
     413: "Request body larger than the configured limit.",
+    414: "Request line (URL) longer than the server reads (4094 bytes); answered by gunicorn.",
     415: "Content-Type is not application/json.",
     422: "Idempotency-Key reused with a different body.",
     429: "Too many exports running at once; see Retry-After.",
+    431: "Too many or too large request headers; answered by gunicorn.",
     500: "Export failed (message says why; no traceback). Retrying may succeed.",
     507: "Export failed: the data directory is full. Retrying later may succeed.",
 }
