@@ -75,7 +75,8 @@ def record_summary(record: Any) -> dict[str, Any]:
 
 
 def _worker(settings: Settings, key: str, options: ExportOptions, out: Any) -> None:
-    """Runs in the spawned process: load the frame, run the export, report back on `out`."""
+    """Runs in the export process (`python -m components.export_job`): load the frame, run
+    the export, report back on `out`."""
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
     runtime.configure(settings)
     try:
