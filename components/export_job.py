@@ -159,6 +159,8 @@ def run_isolated(
             try:
                 message = json.loads(line)
             except ValueError:
+                message = None
+            if not isinstance(message, list) or not message:
                 log.warning("export process printed a line that is not a message: %.200r", line)
                 continue
             if message[0] == "progress":
