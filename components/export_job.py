@@ -74,7 +74,9 @@ def record_summary(record: Any) -> dict[str, Any]:
     }
 
 
-def _worker(settings: Settings, key: str, options: ExportOptions, out: Any) -> None:
+def _worker(
+    settings: Settings, key: str, options: ExportOptions, export_id: str | None, out: Any
+) -> None:
     """Runs in the export process (`python -m components.export_job`): load the frame, run
     the export, report back on `out`."""
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
@@ -84,7 +86,8 @@ def _worker(settings: Settings, key: str, options: ExportOptions, out: Any) -> N
         if frame is None:
             raise NotFound(EXPIRED)
         store = runtime.get_store()
-        begun = store.begin(options, frame.height)  # the two halves of store.run_export
+        # The two halves of store.run_export, under the id the page chose (what Cancel uses).
+        begun = store.begin(options, frame.height, export_id=export_id)
         out.put(("started", begun.export_id))
         record = store.finish(
             begun.export_id,
@@ -128,8 +131,8 @@ def _child_main() -> None:
     _die_with_parent(int(sys.argv[1]))
     messages = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
-    settings, key, options = pickle.load(sys.stdin.buffer)
-    _worker(settings, key, options, _Lines(messages))
+    settings, key, options, export_id = pickle.load(sys.stdin.buffer)
+    _worker(settings, key, options, export_id, _Lines(messages))
 
 
 def run_isolated(
@@ -138,10 +141,11 @@ def run_isolated(
     options: ExportOptions,
     on_progress: Callable[[int, int], None],
     on_started: Callable[[str], None] | None = None,
+    export_id: str | None = None,
 ) -> tuple[Any, ...]:
-    """Run the export in a fresh process; `on_started` gets its export id once the record
-    exists. Returns ("done", summary), ("error", class name, message, retry_after) or
-    ("crash", log reference)."""
+    """Run the export in a fresh process, recorded under `export_id` if given (else a new id);
+    `on_started` gets the id once the record exists. Returns ("done", summary), ("error",
+    class name, message, retry_after) or ("crash", log reference)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "components.export_job", str(os.getpid())],
         cwd=ROOT,
@@ -154,7 +158,7 @@ def run_isolated(
     outcome: tuple[Any, ...] | None = None
     try:
         with process.stdin:
-            process.stdin.buffer.write(pickle.dumps((settings, key, options)))
+            process.stdin.buffer.write(pickle.dumps((settings, key, options, export_id)))
         for line in process.stdout:
             try:
                 message = json.loads(line)
@@ -185,18 +189,10 @@ def run_isolated(
 
 def cancel(export_id: str) -> bool:
     """Remove an export the user cancelled (its record and any files written so far), unless
-    it completed first: that one stays. True if it was removed. Dash may already have killed
-    the process writing it (the store then reads it as failed, interrupted); if that process
-    still runs, it finds its folder or its record gone and ends without leaving files
-    (store.finish)."""
-    store = runtime.get_store()
-    try:
-        if store.get(export_id).state == "completed":
-            return False
-        store.delete(export_id)
-    except NotFound:
-        return False
-    return True
+    it completed first: that one stays (False). If its process has not recorded it yet, it no
+    longer can (store.cancel). Dash stops the process itself; one that still runs finds its
+    folder or its record gone and ends without leaving files (store.finish)."""
+    return bool(runtime.get_store().cancel(export_id))
 
 
 def was_removed(export_id: str) -> bool:

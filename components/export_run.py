@@ -5,6 +5,7 @@ Cancel stops the job (Dash kills it) and removes what it had begun (export_job.c
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -17,6 +18,7 @@ from components import options as opt
 from components import preview as pv
 from components.feedback import alert
 from components.result import result_card
+from export_core.store import CANCELLED
 
 log = logging.getLogger("ybb.ui.export")
 
@@ -26,7 +28,31 @@ PROGRESS = "export-progress"
 PROGRESS_WRAP = "export-progress-wrap"
 PROGRESS_TEXT = "export-progress-text"
 RESULT = "export-result"
-RUNNING = "export-running"  # the id of the export being written, relayed by the job
+REQUESTED = "export-requested"  # {"export_id": ...}: chosen in the browser on each Export click
+# The id an export is recorded under is chosen in the browser when Export is clicked, so that
+# Cancel knows it from the first instant (a uuid4 the server checks; the store refuses one that
+# is taken). crypto.getRandomValues, unlike crypto.randomUUID, also exists on plain-HTTP pages.
+_NEW_EXPORT_ID = """
+function(clicks) {
+    if (!clicks) { return window.dash_clientside.no_update; }
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    const id = [h.slice(0, 8), h.slice(8, 12), h.slice(12, 16), h.slice(16, 20), h.slice(20)];
+    return {export_id: id.join("-")};
+}
+"""
+_UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+def requested_id(requested: Any) -> str | None:
+    """The export id the browser chose, if it is a well-formed uuid4 (else None: the store then
+    picks one, and Cancel can act only once the job has begun)."""
+    value = requested.get("export_id") if isinstance(requested, dict) else None
+    return value if isinstance(value, str) and _UUID4.match(value) else None
+
+
 _BUSY_HINT = "Try again in a few seconds."
 # How often the browser asks for the export's progress and result (Dash's default is 1 s). The
 # result shows up at most this long after the export is done. From the click on Export to the
@@ -85,7 +111,7 @@ def layout() -> dbc.Card:
                         className="d-none mb-2",
                     ),
                     html.Div(id=RESULT, **{"aria-live": "polite"}),
-                    dcc.Store(id=RUNNING, data=None),
+                    dcc.Store(id=REQUESTED, data=None),
                 ]
             ),
         ],
@@ -132,30 +158,33 @@ def run_export(
     filename: str | None,
     sheet: str | None,
     chunking: str,
+    export_id: str | None = None,
 ) -> Any:
-    """The background callback body: run the export, reporting (files done, total, label,
-    export id once it exists)."""
+    """The background callback body: run the export (under `export_id` if given), reporting
+    (files done, total, label)."""
     if not state or state.get("type") != export_type or state.get("template") != template:
         return alert(
             "Nothing to export yet.", "Load data and wait for the preview first.", color="warning"
         )
     options = opt.build_options(export_type, template, fmt, bom, filename, sheet, chunking)
-    set_progress((0, 1, "Starting…", None))
+    set_progress((0, 1, "Starting…"))
     begun: list[str] = []
 
-    def started(export_id: str) -> None:
-        begun.append(export_id)
-        set_progress((0, 1, f"Writing {state.get('rows', 0):,} records…", export_id))
+    def started(begun_id: str) -> None:
+        begun.append(begun_id)
+        set_progress((0, 1, f"Writing {state.get('rows', 0):,} records…"))
 
     def progress(done: int, total: int) -> None:
-        label = f"{done} of {total} files written"
-        set_progress((done, max(total, 1), label, begun[0] if begun else None))
+        set_progress((done, max(total, 1), f"{done} of {total} files written"))
 
     outcome = export_job.run_isolated(
-        runtime.get_settings(), state["key"], options, progress, started
+        runtime.get_settings(), state["key"], options, progress, started, export_id
     )
-    if outcome[0] == "error" and begun and export_job.was_removed(begun[0]):
-        return cancelled_view()  # cancelled before Dash stopped this job: its error is moot
+    if outcome[0] == "error" and (
+        (begun and export_job.was_removed(begun[0]))  # removed under it: its error is moot
+        or (not begun and outcome[2] == CANCELLED)  # cancelled first: the store refused the id
+    ):
+        return cancelled_view()
     return outcome_view(outcome)
 
 
@@ -170,9 +199,16 @@ def register_callbacks(app: dash.Dash) -> None:
     def _enable(state: Any) -> bool:
         return not state
 
+    app.clientside_callback(
+        _NEW_EXPORT_ID,
+        Output(REQUESTED, "data"),
+        Input(EXPORT_BUTTON, "n_clicks"),
+        prevent_initial_call=True,
+    )
+
     @app.callback(
         Output(RESULT, "children"),
-        Input(EXPORT_BUTTON, "n_clicks"),
+        Input(REQUESTED, "data"),
         State(pv.STATE, "data"),
         State(opt.TYPE, "value"),
         State(opt.TEMPLATE, "value"),
@@ -192,15 +228,14 @@ def register_callbacks(app: dash.Dash) -> None:
             Output(PROGRESS, "value"),
             Output(PROGRESS, "max"),
             Output(PROGRESS_TEXT, "children"),
-            Output(RUNNING, "data"),
         ],
-        progress_default=[0, 1, "", None],
+        progress_default=[0, 1, ""],
         interval=POLL_MS,
         prevent_initial_call=True,
     )
-    def _export(set_progress: Any, _clicks: Any, *values: Any) -> Any:
+    def _export(set_progress: Any, requested: Any, *values: Any) -> Any:
         try:
-            return run_export(set_progress, *values)
+            return run_export(set_progress, *values, export_id=requested_id(requested))
         except Exception:  # a failure of the job itself: said on the page, not a silent 500
             reference = uuid.uuid4().hex[:8]
             log.exception("export job failed (reference %s)", reference)
@@ -209,13 +244,13 @@ def register_callbacks(app: dash.Dash) -> None:
     @app.callback(
         Output(RESULT, "children", allow_duplicate=True),
         Input(CANCEL_BUTTON, "n_clicks"),
-        State(RUNNING, "data"),
+        State(REQUESTED, "data"),
         prevent_initial_call=True,
     )
-    def _cancel(_clicks: Any, export_id: str | None) -> Any:
-        # The same click makes Dash kill the job (its `cancel` input); this removes what the
-        # job had begun. A click before the job relayed its id removes nothing here: the
-        # record then ends as "failed", interrupted, once its dead owner is noticed.
+    def _cancel(_clicks: Any, requested: Any) -> Any:
+        # The same click makes Dash stop the job (its `cancel` input); this removes what the
+        # job had begun, or makes sure it can no longer begin (store.cancel).
+        export_id = requested_id(requested)
         if export_id:
             export_job.cancel(export_id)
         return cancelled_view()

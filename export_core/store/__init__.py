@@ -20,6 +20,10 @@ ExportState = Literal["processing", "completed", "failed"]
 FileSelector = Literal["main", "zip"] | int  # "main": the file, or the ZIP of a multi-file export
 
 
+# The message of the NotFound that `begin` raises for an id the user cancelled before it began.
+CANCELLED = "Export cancelled"
+
+
 @dataclass(frozen=True)
 class ExportRecord:
     """One export as the store knows it."""
@@ -86,9 +90,20 @@ class ExportStore(Protocol):
     # --- additions: the two halves of run_export, so a door can answer before writing ---
 
     def begin(
-        self, options: ExportOptions, record_count: int, *, strategy: str = "single_file"
+        self,
+        options: ExportOptions,
+        record_count: int,
+        *,
+        strategy: str = "single_file",
+        export_id: str | None = None,
     ) -> ExportRecord:
-        """Take a concurrency slot (or raise Busy) and record a "processing" export."""
+        """Take a concurrency slot (or raise Busy) and record a "processing" export, under
+        `export_id` when the caller chose it (NotFound if that id is taken or was cancelled)."""
+        ...
+
+    def cancel(self, export_id: str) -> bool:
+        """The user stopped this export: remove it and its files unless it completed (False
+        then). One not begun yet can no longer begin under that id."""
         ...
 
     def finish(

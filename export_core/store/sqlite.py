@@ -21,7 +21,7 @@ from .. import service
 from ..errors import Busy, ExportError, NotFound, NotReady, StorageError
 from ..model import ExportOptions
 from ..settings import Settings
-from . import ExportRecord, FileSelector, OpenedFile, StoredResponse
+from . import CANCELLED, ExportRecord, FileSelector, OpenedFile, StoredResponse
 from .db import (
     Database,
     archive_json,
@@ -73,13 +73,26 @@ class SQLiteStore:
     # ---------------------------------------------------------------- lifecycle of one export
 
     def begin(
-        self, options: ExportOptions, record_count: int, *, strategy: str = "single_file"
+        self,
+        options: ExportOptions,
+        record_count: int,
+        *,
+        strategy: str = "single_file",
+        export_id: str | None = None,
     ) -> ExportRecord:
-        """Take a concurrency slot (or raise Busy) and record a "processing" export."""
+        """Take a concurrency slot (or raise Busy) and record a "processing" export, under
+        `export_id` when the caller chose it (NotFound if that id is taken or was cancelled)."""
         self._ready()
-        export_id, now, limit = str(uuid.uuid4()), time.time(), self.settings.max_concurrent_exports
+        export_id = export_id or str(uuid.uuid4())
+        now, limit = time.time(), self.settings.max_concurrent_exports
         created = self.clock()
         with self.db.write() as conn:
+            taken = conn.execute(
+                "SELECT error FROM exports WHERE export_id = ?", (export_id,)
+            ).fetchall()
+            if taken:  # cancelled before it began (see cancel), or an id already in use
+                message = CANCELLED if taken[0]["error"] == CANCELLED else NOT_FOUND
+                raise NotFound(message, details={"export_id": export_id})
             (active,) = conn.execute(
                 "SELECT COUNT(*) FROM exports WHERE state = 'processing' AND heartbeat_at > ?",
                 (now - self.lease_seconds,),
@@ -267,6 +280,31 @@ class SQLiteStore:
         with self.db.write() as conn:
             conn.execute("DELETE FROM exports WHERE export_id = ?", (export_id,))
         self._remove_dirs(export_id)
+
+    def cancel(self, export_id: str) -> bool:
+        """See ExportStore.cancel. In one write transaction with begin's: a processing or
+        failed export is deleted; an id not begun yet gets an already expired "failed" row
+        (invisible to get and list, removed by cleanup) that makes begin refuse it."""
+        self._ready()
+        with self.db.write() as conn:
+            rows = conn.execute(
+                "SELECT state FROM exports WHERE export_id = ?", (export_id,)
+            ).fetchall()
+            if rows and rows[0]["state"] == "completed":
+                return False
+            if rows:
+                conn.execute("DELETE FROM exports WHERE export_id = ?", (export_id,))
+            else:
+                now = self.clock()
+                conn.execute(
+                    "INSERT INTO exports (export_id, export_type, template, format, state,"
+                    " record_count, strategy, created_at, expires_at, error)"
+                    " VALUES (?, '', '', '', 'failed', 0, 'single_file', ?, ?, ?)",
+                    (export_id, now, now, CANCELLED),
+                )
+        self.leases.untrack(export_id)
+        self._remove_dirs(export_id)
+        return True
 
     def _remove_dirs(self, export_id: str) -> None:
         # Removing unlinks the files; a download that already opened one keeps streaming it.

@@ -349,9 +349,12 @@ def _export_processes(data_dir: Path) -> list[psutil.Process]:
     return found
 
 
-def _cancel_a_long_export(br: Any, url: str, data_dir: Path, upload: Path) -> None:
+def _cancel_a_long_export(
+    br: Any, url: str, data_dir: Path, upload: Path, *, at_once: bool = False
+) -> None:
     """Upload `upload` (CANCEL_ROWS participants), export it as one `complete` xlsx, press
-    Cancel while it is written; then the page says so, the export process is gone and no
+    Cancel while it is written (or `at_once`, as soon as the button can be pressed: before the
+    export process has started); then the page says so, the export process is gone and no
     record or file is left, also a moment later."""
     open_page(br, url + "/")
     _upload(br, upload)
@@ -364,12 +367,14 @@ def _cancel_a_long_export(br: Any, url: str, data_dir: Path, upload: Path) -> No
     wait_until(lambda: _click(br, "#opt-chunking input[value=off]"), "'one file'")
     _plan(br, "-> 1 Excel file")
     _export(br)
-    # The record exists and the job has relayed its id: what Cancel acts on.
-    wait_until(
-        lambda: f"Writing {CANCEL_ROWS:,} records" in text_of(br, "#export-progress-text"),
-        "the export under way",
-    )
-    assert _export_processes(data_dir), "no export process while the export runs"
+    if at_once:
+        wait_until(lambda: br.find_element("#export-cancel").is_enabled(), "Cancel enabled")
+    else:  # the record exists and the file is being written
+        wait_until(
+            lambda: f"Writing {CANCEL_ROWS:,} records" in text_of(br, "#export-progress-text"),
+            "the export under way",
+        )
+        assert _export_processes(data_dir), "no export process while the export runs"
     br.find_element("#export-cancel").click()
     wait_until(lambda: "Export cancelled" in text_of(br, "#export-result"), "the cancel note")
     wait_until(lambda: br.find_element("#export-button").is_enabled(), "Export again")
@@ -393,6 +398,16 @@ def test_cancel_stops_the_export_and_keeps_nothing(dash_br: Any, tmp_path: Path)
     data_dir = tmp_path / "data"
     with run_gunicorn(data_dir, CANCEL_LIMITS) as url:
         _cancel_a_long_export(dash_br, url, data_dir, path)
+
+
+def test_cancel_at_once_leaves_nothing_either(dash_br: Any, tmp_path: Path) -> None:
+    """Cancel pressed before the export process has even started: the id the page chose is
+    refused when the process would record it, so no "failed" export appears later."""
+    path = tmp_path / "participants.json"
+    path.write_text(sample_json("participants", CANCEL_ROWS), encoding="utf-8")
+    data_dir = tmp_path / "data"
+    with run_gunicorn(data_dir, CANCEL_LIMITS) as url:
+        _cancel_a_long_export(dash_br, url, data_dir, path, at_once=True)
 
 
 def test_uploads_cached_in_redis_preview_and_export(dash_br: Any, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import base64
 import os
 import subprocess
 import sys
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from components.links import download_url
 from components.samples import sample_csv, sample_json, sample_records, sample_types
 from export_core import service
 from export_core.catalog import get_catalog
+from export_core.errors import NotFound
 from export_core.model import ExportOptions
 from export_core.readers import read_json
 from export_core.settings import Settings
@@ -135,18 +137,19 @@ def test_preview_pages_match_service_preview(ui: Settings) -> None:
 def test_export_job_result_card_and_history(ui: Settings) -> None:
     summary = data_in.load_bytes(sample_json("participants", 6000).encode(), None, "paste")
     _, state, *_ = preview.build_preview(summary, "participants", "standard", "excel", "auto")
-    progress: list[tuple[int, int, str, str | None]] = []
+    progress: list[tuple[int, int, str]] = []
+    chosen = str(uuid.uuid4())  # what the page's Export click chooses (export_run._NEW_EXPORT_ID)
     card = export_run.run_export(
-        progress.append, state, "participants", "standard", "excel", False, "people", None, "auto"
-    )
-    assert progress[0] == (0, 1, "Starting…", None)
-    assert progress[1][2] == "Writing 6,000 records…"
+        progress.append, state, "participants", "standard", "excel", False, "people", None,
+        "auto", export_id=chosen,
+    )  # fmt: skip
+    assert progress[0] == (0, 1, "Starting…")
+    assert progress[1] == (0, 1, "Writing 6,000 records…")
     assert progress[-1][0] == progress[-1][1] > 1
     text = _texts(card)
     assert "Your export is ready" in text and "6,000" in text
     export_id = card.children[1].children[1].children[0].children[1].children.children
-    # From the record's start on, every update carries its id (what Cancel acts on).
-    assert {p[3] for p in progress[1:]} == {export_id}
+    assert export_id == chosen  # recorded under the id Cancel would use
     record = runtime.get_store().get(export_id)
     assert record.record_count == 6000 and record.archive is not None
     opened = runtime.get_store().open_file(export_id, 1)
@@ -181,7 +184,8 @@ def test_cancel_removes_an_unfinished_export_and_keeps_a_finished_one(ui: Settin
     assert export_job.cancel(begun.export_id) is True
     assert export_job.was_removed(begun.export_id)
     assert store.list()[1] == 0 and not list(ui.exports_dir.glob(f"{begun.export_id}*"))
-    assert export_job.cancel(begun.export_id) is False  # already gone: nothing to do
+    assert export_job.cancel(begun.export_id) is True  # again: still nothing to see
+    assert store.list()[1] == 0 and export_job.was_removed(begun.export_id)
     # One whose process was killed (as Dash kills it on Cancel) reads as failed: removed too.
     dead = subprocess.run(
         [sys.executable, "-c", _BEGIN_AND_EXIT],
@@ -199,6 +203,39 @@ def test_cancel_removes_an_unfinished_export_and_keeps_a_finished_one(ui: Settin
     assert store.get(done.export_id).state == "completed"
     assert not export_job.was_removed(done.export_id)
     assert "Export cancelled" in _texts(export_run.cancelled_view())
+
+
+def test_cancel_before_the_export_began_keeps_it_from_beginning(ui: Settings) -> None:
+    """Cancel within the export process's start-up: its id (chosen by the page) is refused
+    when the process gets to record it, and the page says "cancelled", not an error."""
+    store = runtime.get_store()
+    chosen = str(uuid.uuid4())
+    assert export_job.cancel(chosen) is True
+    with pytest.raises(NotFound, match="Export cancelled"):
+        store.begin(ExportOptions("participants", "standard"), 3, export_id=chosen)
+    assert store.list() == ([], 0) and export_job.was_removed(chosen)
+    summary = data_in.load_bytes(sample_json("participants", 30).encode(), None, "paste")
+    _, state, *_ = preview.build_preview(summary, "participants", "standard", "csv", "auto")
+    result = export_run.run_export(
+        lambda _p: None, state, "participants", "standard", "csv", False, None, None, "auto",
+        export_id=chosen,
+    )  # fmt: skip
+    assert "Export cancelled" in _texts(result)
+    assert store.list() == ([], 0) and not any(ui.exports_dir.glob("*"))
+    # An id already in use is refused as well, with the ordinary message.
+    done = store.run_export(read_json(sample_json("participants", 3)), ExportOptions("payments"))
+    with pytest.raises(NotFound, match="Export not found or expired"):
+        store.begin(ExportOptions("payments"), 3, export_id=done.export_id)
+    assert export_run.requested_id({"export_id": chosen}) == chosen
+    for bad in (
+        None,
+        {},
+        {"export_id": "../x"},
+        {"export_id": chosen.upper()},
+        "x",
+        {"export_id": 5},
+    ):
+        assert export_run.requested_id(bad) is None
 
 
 # A parent that starts a child armed with export_job._die_with_parent, then waits forever.
