@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 
 from app.api.context import ApiContext
 from export_core import readers
-from export_core.errors import StorageError
+from export_core.errors import NotFound, StorageError
 from export_core.model import ExportOptions
 from export_core.settings import Settings
 from export_core.store import open_store
@@ -279,3 +279,23 @@ def test_files_outside_the_exports_dir_are_never_served(
     stored.unlink()
     stored.symlink_to(secret)  # e.g. planted by someone with write access to the data dir
     assert_error_envelope(client.get(data["download_url"]), 404)
+
+
+def test_cancel_removes_unfinished_exports_and_fences_ids_not_begun(settings: Settings) -> None:
+    store = SQLiteStore(settings)
+    running = store.begin(OPTIONS, 3)
+    (store.exports_dir / f"{running.export_id}.partial").mkdir(parents=True)
+    assert store.cancel(running.export_id) is True
+    assert store.list() == ([], 0)
+    assert not (store.exports_dir / f"{running.export_id}.partial").exists()
+    done = store.run_export(readers.records_to_frame(participants(3)), OPTIONS)
+    assert store.cancel(done.export_id) is False and store.get(done.export_id).state == "completed"
+    fenced = "0b0e8f4e-5a1c-4f7e-9d2b-3c6a7e1f2d40"
+    assert store.cancel(fenced) is True  # not begun yet: it can no longer begin
+    with pytest.raises(NotFound, match=r"^Export cancelled$"):
+        store.begin(OPTIONS, 3, export_id=fenced)
+    with pytest.raises(NotFound, match=r"^Export not found or expired$"):
+        store.get(fenced)  # the fence is invisible ...
+    assert [r.export_id for r in store.list()[0]] == [done.export_id]
+    assert store.cleanup() == 1  # ... and goes with the next cleanup (done stays)
+    assert store.begin(OPTIONS, 3, export_id=fenced).export_id == fenced
