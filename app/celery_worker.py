@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import dash
 
-from app.wsgi import app as dash_app
+from app.ui import BACKGROUND_MANAGER
+from app.wsgi import server
 
-_manager = dash_app._background_manager  # set from background_callback_manager (app.ui)
+_manager = server.extensions[BACKGROUND_MANAGER]  # the one the app's callbacks registered on
 if not isinstance(_manager, dash.CeleryManager):
     raise RuntimeError(
         "YBB_CELERY_BROKER_URL is not set (or celery is not installed): the UI's background "

@@ -12,7 +12,7 @@ import flask
 
 from app.api import register_api
 from app.auth import init_auth
-from app.ui import init_ui, ui_dash_kwargs
+from app.ui import BACKGROUND_MANAGER, init_ui, ui_dash_kwargs
 from export_core.settings import SERVICE_NAME, SERVICE_VERSION, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +44,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     server = create_server(settings)
     register_api(server, settings)
     init_auth(server, settings)  # UI login (YBB_UI_USERS); /api and /health untouched
+    ui_kwargs = ui_dash_kwargs(settings)
+    # Kept where app.celery_worker (a Celery worker building this app) can find its Celery app.
+    server.extensions[BACKGROUND_MANAGER] = ui_kwargs["background_callback_manager"]
     app = dash.Dash(
         __name__,
         server=server,
@@ -53,7 +56,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         title="YBB Export Studio",
         suppress_callback_exceptions=True,
         serve_locally=True,
-        **ui_dash_kwargs(settings),
+        **ui_kwargs,
     )
     init_ui(app, settings)
     return app

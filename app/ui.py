@@ -15,6 +15,7 @@ from export_core.settings import Settings
 
 log = logging.getLogger("ybb.ui")
 JOB_EXPIRE_SECONDS = 6 * 3600  # finished background-callback results nobody collected
+BACKGROUND_MANAGER = "ybb_background_manager"  # server.extensions key (app.factory)
 
 
 def background_manager(settings: Settings, env: dict[str, str] | None = None) -> Any:

@@ -293,3 +293,19 @@ def test_download_links_are_built_in_one_place(ui: Settings) -> None:
     assert download_url("abc", 3) == "/api/ybb/export/abc/download/batch/3"
     with pytest.raises(ValueError):
         download_url("abc", 0)
+
+
+def test_the_celery_worker_entry_refuses_to_start_without_celery_configured(
+    tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YBB_CELERY")}
+    run = subprocess.run(
+        [sys.executable, "-c", "import app.celery_worker"],
+        env={**env, "YBB_DATA_DIR": str(tmp_path / "data"), "YBB_SECRET_KEY": "x" * 32},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode != 0
+    assert "YBB_CELERY_BROKER_URL is not set" in run.stderr
