@@ -99,11 +99,15 @@ def _glibc() -> ctypes.CDLL | None:
     return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
+# Loaded once, in the master (find_library runs ldconfig); the workers inherit it.
+_LIBC = _glibc()
+
+
 def tune_glibc_malloc() -> list[str]:
     """Apply the glibc settings above to this process (call it early, e.g. after a worker
     forks); returns the names of those applied (none off glibc; one the environment sets
     itself, e.g. MALLOC_TRIM_THRESHOLD_, is left as it is)."""
-    libc = _glibc()
+    libc = _LIBC
     if libc is None:
         return []
     applied = []
@@ -226,9 +230,6 @@ def post_fork(server, worker):  # type: ignore[no-untyped-def]
     gunicorn.util.write_error = write_json_error
     applied = tune_glibc_malloc()
     worker.log.debug("malloc settings applied: %s", ", ".join(applied) or "none")
-
-
-_LIBC = _glibc()
 
 
 def release_free_heap() -> bool:
