@@ -6,12 +6,12 @@ polars (the preview), and polars' thread pool deadlocks in a forked child (see s
 notes/performance.md; reproduced here: a group_by in a forked child never returns). So the job
 only supervises: it starts a fresh interpreter (`python -m components.export_job`) that loads
 the frame from the upload cache and writes the export through the store, and relays the lines
-it prints (the export id once the record exists, progress, the outcome). A plain subprocess,
+it prints (that the record exists, progress, the outcome). A plain subprocess,
 not multiprocessing: a Celery pool process is daemonic, and multiprocessing refuses children
 there. The child dies with the job (PR_SET_PDEATHSIG on Linux): cancelling kills the job (Dash
 kills a diskcache job's children too; Celery only signals the pool process). `cancel` then
-removes the export's record and files (export_run calls it from the Cancel button's own
-callback, with the export id the job relayed).
+removes the export's record and files, or keeps it from being recorded (export_run calls it
+from the Cancel button's own callback, with the export id the page chose on Export).
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ _UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0
 
 def requested_id(requested: Any) -> str | None:
     """The export id the browser chose, if it is a well-formed uuid4 (else None: the store then
-    picks one, and Cancel can act only once the job has begun)."""
+    picks one, and Cancel can only stop the job, not remove what it recorded)."""
     value = requested.get("export_id") if isinstance(requested, dict) else None
     return value if isinstance(value, str) and _UUID4.match(value) else None
 
