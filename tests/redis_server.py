@@ -11,15 +11,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.api.live_server import free_port
 from tests.processes import stop
 
 START_TIMEOUT_SECONDS = 15
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _answers(port: int) -> bool:
@@ -37,7 +32,7 @@ def redis_server(work_dir: Path) -> Iterator[str]:
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed (make test installs it)")
-    port = _free_port()
+    port = free_port()
     work_dir.mkdir(parents=True, exist_ok=True)
     args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     process = subprocess.Popen(
