@@ -25,6 +25,14 @@ ERROR_TEXT = {
 STR = {"type": "string"}
 INT = {"type": "integer", "minimum": 0}
 NULLABLE_STR = {"type": ["string", "null"]}
+# The seed's CodeIgniter controller tests `isset($result['data']['export_strategy'])` for "large
+# export": the key is present only on multi-file answers, never "single_file".
+MULTI_ONLY = {
+    "const": "multi_file",
+    "description": "Present only when the export is split into several files (+ ZIP); absent "
+    "for a single file, as in the seed's answers (its CodeIgniter code tests isset()).",
+}
+NO_STRATEGY = {"not": {"required": ["export_strategy"]}}
 
 
 def _obj(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -86,9 +94,9 @@ def _status_fields(**extra: Any) -> dict[str, Any]:
         "state": {"enum": ["processing", "completed", "failed"]},
         "progress": {"type": "integer", "minimum": 0, "maximum": 100},
         "format": {"enum": ["excel", "csv"]},
-        "export_strategy": {"enum": ["single_file", "multi_file"]},
     }
     optional = {
+        "export_strategy": MULTI_ONLY,
         "status_url": STR,
         "error": STR,
         "download_url": STR,
@@ -152,9 +160,11 @@ def _exports() -> dict[str, Any]:
         {**_common(), "progress": INT, "record_count": INT},
     )
     return {
-        "SingleExport": _success(export_strategy={"const": "single_file"}, data=single),
-        "MultiExport": _success(export_strategy={"const": "multi_file"}, data=multi),
-        "Accepted": _success(data=accepted),
+        "SingleExport": {**_success(data=single), **NO_STRATEGY},
+        "MultiExport": _success(export_strategy=MULTI_ONLY, data=multi),
+        "Accepted": _obj(
+            {"status": {"const": "success"}, "data": accepted}, {"export_strategy": MULTI_ONLY}
+        ),
     }
 
 

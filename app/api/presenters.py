@@ -15,6 +15,13 @@ def export_url(export_id: str, suffix: str = "") -> str:
     return f"{API_BASE}/{export_id}{suffix}"
 
 
+def _strategy(record: ExportRecord) -> dict[str, Any]:
+    """`export_strategy` only for a multi-file export, as in the seed's answers: the seed's
+    CodeIgniter controller takes `isset($result['data']['export_strategy'])` to mean "large
+    export", so a single-file answer must not carry the key at all."""
+    return {"export_strategy": record.strategy} if record.strategy == "multi_file" else {}
+
+
 def _common(record: ExportRecord) -> dict[str, Any]:
     return {
         "export_type": record.export_type,
@@ -77,7 +84,7 @@ def export_payload(record: ExportRecord) -> dict[str, Any]:
             "download_url": export_url(record.export_id, "/download"),
         }
     data.update(_common(record), quality=_quality(record))
-    return {"status": "success", "export_strategy": record.strategy, "data": data}
+    return {"status": "success", **_strategy(record), "data": data}
 
 
 def accepted_payload(record: ExportRecord) -> dict[str, Any]:
@@ -89,7 +96,7 @@ def accepted_payload(record: ExportRecord) -> dict[str, Any]:
         "record_count": record.record_count,
         **_common(record),
     }
-    return {"status": "success", "export_strategy": record.strategy, "data": data}
+    return {"status": "success", **_strategy(record), "data": data}
 
 
 def status_fields(record: ExportRecord) -> dict[str, Any]:
@@ -104,7 +111,7 @@ def status_fields(record: ExportRecord) -> dict[str, Any]:
         "state": record.state,
         "progress": record.progress,
         "format": record.format,
-        "export_strategy": record.strategy,
+        **_strategy(record),
         "status_url": export_url(record.export_id, "/status"),
     }
     if record.state == "failed":

@@ -114,7 +114,7 @@ def test_async_export_answers_202_then_completes(client: FlaskClient) -> None:
     assert body["export_strategy"] == "multi_file"
     done = wait_for_state(client, data["status_url"])
     assert done["state"] == "completed" and done["progress"] == 100
-    assert done["total_files"] == 3
+    assert done["total_files"] == 3 and done["export_strategy"] == "multi_file"
     assert client.get(done["download_url"]).headers["Content-Type"] == "application/zip"
 
 
@@ -122,7 +122,7 @@ def test_download_before_ready_is_409(client: FlaskClient, ctx: ApiContext) -> N
     record = ctx.store.begin(ExportOptions("participants"), 3)
     status = client.get(f"/api/ybb/export/{record.export_id}/status").get_json()
     assert (status["state"], status["progress"]) == ("processing", 0)
-    assert "download_url" not in status
+    assert "download_url" not in status and "export_strategy" not in status  # one file
     for suffix in ("/download", "/download/zip", "/download/batch/1"):
         resp = client.get(f"/api/ybb/export/{record.export_id}{suffix}")
         assert_error_envelope(resp, 409, "Export is still processing")
