@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 import threading
 import time
+from typing import TYPE_CHECKING
 
-from .db import Database
+if TYPE_CHECKING:
+    from .db import AnyDatabase
 
 HEARTBEAT_SECONDS = 15.0
 
@@ -17,7 +19,7 @@ HEARTBEAT_SECONDS = 15.0
 class Leases:
     """Tracks this process's running exports; a daemon thread refreshes their heartbeats."""
 
-    def __init__(self, db: Database, interval: float = HEARTBEAT_SECONDS) -> None:
+    def __init__(self, db: AnyDatabase, interval: float = HEARTBEAT_SECONDS) -> None:
         self.db = db
         self.interval = interval
         self._active: set[str] = set()

@@ -1,9 +1,11 @@
-"""The SQLite store on its own and through the API: slots across processes, leases, recovery
-after a dead process, expiry, cleanup, orphans, and a download racing cleanup."""
+"""The store on its own and through the API: slots across processes, leases, recovery after a
+dead process, expiry, cleanup, orphans, and a download racing cleanup. Every test runs against
+both metadata backends: the embedded SQLite file and PostgreSQL (a fresh database per test)."""
 
 from __future__ import annotations
 
 import errno
+import json
 import subprocess
 import sys
 import time
@@ -28,6 +30,25 @@ from .envelope import assert_error_envelope
 EXPORT = "/api/ybb/export/participants"
 OPTIONS = ExportOptions(export_type="participants")
 DAY = 24 * 3600
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The environment selecting the metadata backend under test."""
+    if request.param == "sqlite":
+        return {}
+    return {"YBB_STORE": "postgres", "DATABASE_URL": request.getfixturevalue("database_url")}
+
+
+@pytest.fixture
+def settings(tmp_path: Path, backend_env: dict[str, str]) -> Settings:
+    values = {"YBB_DATA_DIR": str(tmp_path / "data"), "YBB_SECRET_KEY": "test"}
+    return Settings.from_env({**values, **backend_env})
+
+
+@pytest.fixture
+def make_app(make_app: AppFactory, backend_env: dict[str, str]) -> AppFactory:
+    return lambda **env: make_app(**{**backend_env, **env})
 
 
 def store_for(settings: Settings) -> SQLiteStore:
@@ -98,23 +119,24 @@ def test_a_slot_with_an_expired_lease_is_free(settings: Settings) -> None:
     assert store.begin(OPTIONS, 3).state == "processing"
 
 
-def _begin_in_child(data_dir: Path) -> str:
+def _begin_in_child(data_dir: Path, backend_env: dict[str, str]) -> str:
     code = (
-        "import sys\n"
+        "import json, sys\n"
         "from export_core.settings import Settings\n"
         "from export_core.store import open_store\n"
         "from export_core.model import ExportOptions\n"
-        "s = Settings.from_env({'YBB_DATA_DIR': sys.argv[1], 'YBB_SECRET_KEY': 't'})\n"
+        "env = {'YBB_DATA_DIR': sys.argv[1], 'YBB_SECRET_KEY': 't', **json.loads(sys.argv[2])}\n"
+        "s = Settings.from_env(env)\n"
         "print(open_store(s).begin(ExportOptions('participants'), 3).export_id)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(data_dir)], capture_output=True, text=True, check=True
-    )
-    return out.stdout.strip()
+    args = [sys.executable, "-c", code, str(data_dir), json.dumps(backend_env)]
+    return subprocess.run(args, capture_output=True, text=True, check=True).stdout.strip()
 
 
-def test_export_left_processing_by_a_dead_process_is_marked_failed(settings: Settings) -> None:
-    export_id = _begin_in_child(settings.data_dir)  # the child exits without finishing
+def test_export_left_processing_by_a_dead_process_is_marked_failed(
+    settings: Settings, backend_env: dict[str, str]
+) -> None:
+    export_id = _begin_in_child(settings.data_dir, backend_env)  # exits without finishing
     record = store_for(settings).get(export_id)
     assert record.state == "failed"
     assert record.error == INTERRUPTED
@@ -167,18 +189,27 @@ def test_download_already_streaming_survives_cleanup(ctx: ApiContext, client: Fl
     assert first + rest == expected
 
 
+HOLD_LOCK_FILE = (
+    "import fcntl, sys\n"
+    "f = open(sys.argv[1], 'a+b'); fcntl.flock(f, fcntl.LOCK_EX)\n"
+    "print('locked', flush=True); sys.stdin.readline()\n"
+)
+HOLD_ADVISORY_LOCK = (  # another machine cleaning: the lock is the database's, not a file's
+    "import sys, psycopg\n"
+    "from export_core.store.postgres import CLEANUP_LOCK\n"
+    "c = psycopg.connect(sys.argv[2]); c.execute('SELECT pg_advisory_lock(%s)', (CLEANUP_LOCK,))\n"
+    "print('locked', flush=True); sys.stdin.readline()\n"
+)
+
+
 def test_cleanup_runs_in_one_process_at_a_time(ctx: ApiContext) -> None:
     import fcntl
 
     lock = ctx.scheduler.lock_path
     lock.parent.mkdir(parents=True, exist_ok=True)
-    code = (
-        "import fcntl, sys, time\n"
-        "f = open(sys.argv[1], 'a+b'); fcntl.flock(f, fcntl.LOCK_EX)\n"
-        "print('locked', flush=True); sys.stdin.readline()\n"
-    )
+    code = HOLD_ADVISORY_LOCK if ctx.settings.store == "postgres" else HOLD_LOCK_FILE
     holder = subprocess.Popen(
-        [sys.executable, "-c", code, str(lock)],
+        [sys.executable, "-c", code, str(lock), ctx.settings.database_url],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -282,7 +313,7 @@ def test_files_outside_the_exports_dir_are_never_served(
 
 
 def test_cancel_removes_unfinished_exports_and_fences_ids_not_begun(settings: Settings) -> None:
-    store = SQLiteStore(settings)
+    store = store_for(settings)
     running = store.begin(OPTIONS, 3)
     (store.exports_dir / f"{running.export_id}.partial").mkdir(parents=True)
     assert store.cancel(running.export_id) is True
