@@ -10,6 +10,7 @@ import pytest
 from export_core.settings import Settings
 from export_core.store.pg import close_databases
 from tests.pg_server import fresh_database, postgres_admin_url
+from tests.s3_server import S3Server, s3_server
 
 
 @pytest.fixture
@@ -31,3 +32,10 @@ def database_url(postgres_admin: str) -> Iterator[str]:
     with fresh_database(postgres_admin) as url:
         yield url
         close_databases(url)
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A moto S3 server process on loopback for the whole session."""
+    with s3_server(tmp_path_factory.mktemp("s3")) as server:
+        yield server

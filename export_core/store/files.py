@@ -3,6 +3,7 @@ completed exports' files live (`FileArea`: a local directory here, object storag
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
@@ -132,4 +133,5 @@ class LocalFiles:
         except OSError as exc:
             raise StorageError(f"Export files: {self.directory}: {exc.strerror or exc}") from exc
         finally:
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)

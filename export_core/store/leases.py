@@ -5,6 +5,7 @@ so an export whose process died stops holding a slot once its lease runs out."""
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from .db import AnyDatabase
 
 HEARTBEAT_SECONDS = 15.0
+log = logging.getLogger("ybb.store")
 
 
 class Leases:
@@ -51,10 +53,14 @@ class Leases:
         while True:
             time.sleep(self.interval)
             ids = list(self.mine())
-            if ids:
-                marks = ",".join("?" * len(ids))
+            if not ids:
+                continue
+            marks = ",".join("?" * len(ids))
+            try:
                 with self.db.write() as conn:
                     conn.execute(
                         f"UPDATE exports SET heartbeat_at = ? WHERE export_id IN ({marks})",
                         (time.time(), *ids),
                     )
+            except Exception:  # a database blip must not end the heartbeats for good
+                log.exception("event=heartbeat_failed exports=%d", len(ids))

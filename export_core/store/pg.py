@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import threading
-import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -29,14 +28,37 @@ POOL_MAX = 8  # per process: gunicorn threads + heartbeat + cleanup + background
 CONNECT_TIMEOUT_S = 10.0
 
 
-_databases: weakref.WeakSet[PgDatabase] = weakref.WeakSet()
+# One pool per process and URL, shared by every PgDatabase (the store, the sign-in limiter)
+# and kept here, so a pool is closed on purpose, never by the garbage collector mid-request.
+_pools: dict[tuple[int, str], ConnectionPool[Any]] = {}
+_pools_lock = threading.Lock()
+
+
+def shared_pool(url: str) -> ConnectionPool[Any]:
+    """This process's pool to `url` (opened, and the schema migrated, on first use here)."""
+    with _pools_lock:
+        pool = _pools.get((os.getpid(), url))
+        if pool is None:
+            migrate(url)  # once per process and URL; a no-op when up to date
+            pool = ConnectionPool(
+                url,
+                min_size=1,
+                max_size=POOL_MAX,
+                kwargs={"autocommit": True, "row_factory": row_factory},
+                timeout=CONNECT_TIMEOUT_S,
+                name=f"ybb-{os.getpid()}",
+                open=True,
+            )
+            _pools[(os.getpid(), url)] = pool
+        return pool
 
 
 def close_databases(url: str) -> None:
-    """Close this process's pools to `url` (before the database is dropped, in tests)."""
-    for database in list(_databases):
-        if database.url == url:
-            database.close()
+    """Close this process's pool to `url` (shutdown; tests, before dropping the database)."""
+    with _pools_lock:
+        pool = _pools.pop((os.getpid(), url), None)
+    if pool is not None:
+        pool.close()
 
 
 class Row(tuple[Any, ...]):
@@ -88,27 +110,10 @@ class PgDatabase:
         if not url:
             raise ValueError("YBB_STORE=postgres needs DATABASE_URL (postgresql://...)")
         self.url = url
-        self._pool: ConnectionPool[Any] | None = None
-        self._pid: int | None = None
-        self._lock = threading.Lock()
-        _databases.add(self)
 
     def pool(self) -> ConnectionPool[Any]:
-        """This process's pool (opened, and the schema migrated, on first use here)."""
-        with self._lock:
-            if self._pool is None or self._pid != os.getpid():
-                migrate(self.url)  # once per process and URL; a no-op when up to date
-                self._pool = ConnectionPool(
-                    self.url,
-                    min_size=1,
-                    max_size=POOL_MAX,
-                    kwargs={"autocommit": True, "row_factory": row_factory},
-                    timeout=CONNECT_TIMEOUT_S,
-                    name=f"ybb-{os.getpid()}",
-                    open=True,
-                )
-                self._pid = os.getpid()
-            return self._pool
+        """This process's pool to the database (see shared_pool)."""
+        return shared_pool(self.url)
 
     def read_all(self, sql: str, args: tuple[Any, ...] = ()) -> list[Row]:
         """Run a query to completion."""
@@ -138,10 +143,3 @@ class PgDatabase:
             finally:
                 if got:
                     conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
-
-    def close(self) -> None:
-        """Close this process's pool (tests, shutdown)."""
-        with self._lock:
-            if self._pool is not None and self._pid == os.getpid():
-                self._pool.close()
-            self._pool = None

@@ -11,6 +11,7 @@ with YBB_S3_PRESIGNED_DOWNLOADS=1, redirect to a presigned GET URL that names th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import uuid
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 import boto3  # type: ignore[import-untyped]
+from boto3.exceptions import Boto3Error  # type: ignore[import-untyped]
 from boto3.s3.transfer import TransferConfig  # type: ignore[import-untyped]
 from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
@@ -32,7 +34,7 @@ from .files import PROBE_BYTES, local_orphans, remove_scratch
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 BLOCK_SIZE = 256 * 1024
 NOT_FOUND = "Export not found or expired"
-_ERRORS = (BotoCoreError, ClientError, OSError)
+_ERRORS = (Boto3Error, BotoCoreError, ClientError, OSError)
 
 
 def _missing(exc: ClientError) -> bool:
@@ -81,7 +83,8 @@ class S3Files:
                     str(path), self.bucket, self.key(export_id, path.name), Config=self.transfer
                 )
         except _ERRORS as exc:
-            self.remove(export_id)
+            with contextlib.suppress(StorageError):  # parts already uploaded; best effort
+                self.remove(export_id)
             raise StorageError(f"Could not upload export files: {type(exc).__name__}") from exc
         remove_scratch(self.scratch, export_id)
 
