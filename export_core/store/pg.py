@@ -32,12 +32,15 @@ CONNECT_TIMEOUT_S = 10.0
 # and kept here, so a pool is closed on purpose, never by the garbage collector mid-request.
 _pools: dict[tuple[int, str], ConnectionPool[Any]] = {}
 _pools_lock = threading.Lock()
+_closed: set[tuple[int, str]] = set()
 
 
 def shared_pool(url: str) -> ConnectionPool[Any]:
     """This process's pool to `url` (opened, and the schema migrated, on first use here)."""
     with _pools_lock:
         pool = _pools.get((os.getpid(), url))
+        if (os.getpid(), url) in _closed:  # a daemon thread (heartbeat, cleanup) outlived it
+            raise psycopg.OperationalError("this process closed its connections to the database")
         if pool is None:
             migrate(url)  # once per process and URL; a no-op when up to date
             pool = ConnectionPool(
@@ -54,9 +57,11 @@ def shared_pool(url: str) -> ConnectionPool[Any]:
 
 
 def close_databases(url: str) -> None:
-    """Close this process's pool to `url` (shutdown; tests, before dropping the database)."""
+    """Close this process's pool to `url` for good (shutdown; tests, before dropping the
+    database): later use in this process raises instead of connecting again."""
     with _pools_lock:
         pool = _pools.pop((os.getpid(), url), None)
+        _closed.add((os.getpid(), url))
     if pool is not None:
         pool.close()
 

@@ -28,27 +28,9 @@ from .conftest import AppFactory, participants
 from .envelope import assert_error_envelope
 
 EXPORT = "/api/ybb/export/participants"
+STORE_BACKENDS = ("sqlite", "postgres")  # every test here runs on both (tests/api/conftest.py)
 OPTIONS = ExportOptions(export_type="participants")
 DAY = 24 * 3600
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def backend_env(request: pytest.FixtureRequest) -> dict[str, str]:
-    """The environment selecting the metadata backend under test."""
-    if request.param == "sqlite":
-        return {}
-    return {"YBB_STORE": "postgres", "DATABASE_URL": request.getfixturevalue("database_url")}
-
-
-@pytest.fixture
-def settings(tmp_path: Path, backend_env: dict[str, str]) -> Settings:
-    values = {"YBB_DATA_DIR": str(tmp_path / "data"), "YBB_SECRET_KEY": "test"}
-    return Settings.from_env({**values, **backend_env})
-
-
-@pytest.fixture
-def make_app(make_app: AppFactory, backend_env: dict[str, str]) -> AppFactory:
-    return lambda **env: make_app(**{**backend_env, **env})
 
 
 def store_for(settings: Settings) -> SQLiteStore:
@@ -330,3 +312,33 @@ def test_cancel_removes_unfinished_exports_and_fences_ids_not_begun(settings: Se
     assert [r.export_id for r in store.list()[0]] == [done.export_id]
     assert store.cleanup() == 1  # ... and goes with the next cleanup (done stays)
     assert store.begin(OPTIONS, 3, export_id=fenced).export_id == fenced
+
+
+def test_concurrent_claims_of_one_key_from_two_machines(settings: Settings) -> None:
+    """Two stores (two machines' processes) claim the same new key at the same moment:
+    exactly one gets it, the other is told it is in progress; the remembered answer then
+    reaches both."""
+    import threading
+
+    from export_core.errors import IdempotencyInProgress
+    from export_core.store import StoredResponse
+
+    machines = [store_for(settings), store_for(settings)]
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def claim(store: SQLiteStore) -> None:
+        barrier.wait(timeout=10)
+        try:
+            outcomes.append("claimed" if store.claim_idempotency_key("k", "h") is None else "?")
+        except IdempotencyInProgress:
+            outcomes.append("in progress")
+
+    threads = [threading.Thread(target=claim, args=(m,)) for m in machines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["claimed", "in progress"]
+    machines[0].remember_response("k", StoredResponse(200, b'{"ok":1}', None))
+    assert machines[1].claim_idempotency_key("k", "h") == StoredResponse(200, b'{"ok":1}', None)
