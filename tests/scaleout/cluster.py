@@ -9,6 +9,7 @@ machines apart."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -16,6 +17,7 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,8 @@ import requests
 
 from tests.api.live_server import ROOT, LiveServer, free_port
 from tests.processes import stop
+from tests.redis_server import redis_server
+from tests.s3_server import S3Server
 
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
 START_TIMEOUT_SECONDS = 20
@@ -153,3 +157,34 @@ class Cluster:
         assert live.proc is not None
         os.killpg(live.proc.pid, signal.SIGKILL)
         live.proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def two_machines(work: Path, database_url: str, s3: S3Server, **extra: str) -> Iterator[Cluster]:
+    """Machines A and B (2 workers each, their own data dirs) on `database_url`, a new bucket
+    on `s3` and a private Redis, behind nginx; everything stopped afterwards."""
+    with redis_server(work / "redis") as redis_url:
+        shared = {
+            "YBB_STORE": "postgres",
+            "DATABASE_URL": database_url,
+            **s3.env(s3.new_bucket()),
+            "CACHE_REDIS_URL": redis_url,
+            "YBB_CLEANUP_INTERVAL_SECONDS": "3600",  # cleanup only when the tests ask
+            **{k: v.replace("{redis}", redis_url) for k, v in extra.items()},
+        }
+        machines = {}
+        for name in ("A", "B"):
+            (work / name).mkdir(parents=True)
+            machines[name] = LiveServer(work / name / "data", workers=2, **shared)
+        started: list[LiveServer] = []
+        nginx: Nginx | None = None
+        try:
+            for live in machines.values():
+                started.append(live.start())
+            nginx = Nginx(work / "nginx", [f"127.0.0.1:{m.port}" for m in machines.values()])
+            yield Cluster(machines, nginx)
+        finally:
+            if nginx is not None:
+                nginx.stop()
+            for live in started:
+                live.stop()

@@ -22,12 +22,10 @@ import psycopg
 import pytest
 
 from tests.api.conftest import participants
-from tests.api.live_server import LiveServer
 from tests.pg_server import fresh_database
-from tests.redis_server import redis_server
 from tests.s3_server import S3Server
 
-from .cluster import Cluster, Nginx
+from .cluster import Cluster, two_machines
 
 EXPORT = "/api/ybb/export/participants"
 POLL_SECONDS = 60
@@ -38,32 +36,8 @@ def cluster(
     postgres_admin: str, s3: S3Server, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
     work = tmp_path_factory.mktemp("two-machines")
-    with fresh_database(postgres_admin) as url, redis_server(work / "redis") as redis_url:
-        shared = {
-            "YBB_STORE": "postgres",
-            "DATABASE_URL": url,
-            **s3.env(s3.new_bucket()),
-            "CACHE_REDIS_URL": redis_url,
-            "YBB_CLEANUP_INTERVAL_SECONDS": "3600",  # cleanup only when the tests ask
-            "GUNICORN_THREADS": "4",
-        }
-        for name in ("A", "B"):
-            (work / name).mkdir()
-        machines = {
-            name: LiveServer(work / name / "data", workers=2, **shared) for name in ("A", "B")
-        }
-        started: list[LiveServer] = []
-        nginx: Nginx | None = None
-        try:
-            for live in machines.values():
-                started.append(live.start())
-            nginx = Nginx(work / "nginx", [f"127.0.0.1:{m.port}" for m in machines.values()])
-            yield Cluster(machines, nginx)
-        finally:
-            if nginx is not None:
-                nginx.stop()
-            for live in started:
-                live.stop()
+    with fresh_database(postgres_admin) as url, two_machines(work, url, s3) as running:
+        yield running
 
 
 def created_on(cluster: Cluster, body: dict[str, Any], **kw: Any) -> tuple[dict[str, Any], str]:
