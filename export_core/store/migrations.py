@@ -74,7 +74,7 @@ def migrate(url: str) -> list[int]:
     with _lock:
         if (os.getpid(), url) in _done:
             return []
-        with psycopg.connect(url, autocommit=True) as conn:
+        with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
             conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATE_LOCK,))
             try:
                 conn.execute(

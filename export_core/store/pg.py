@@ -47,7 +47,11 @@ def shared_pool(url: str) -> ConnectionPool[Any]:
                 url,
                 min_size=1,
                 max_size=POOL_MAX,
-                kwargs={"autocommit": True, "row_factory": row_factory},
+                kwargs={
+                    "autocommit": True,
+                    "row_factory": row_factory,
+                    "connect_timeout": int(CONNECT_TIMEOUT_S),
+                },
                 timeout=CONNECT_TIMEOUT_S,
                 name=f"ybb-{os.getpid()}",
                 open=True,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sqlite3
 import time
 import uuid
@@ -106,9 +107,12 @@ class SQLiteStore:
             if taken:  # cancelled before it began (see cancel), or an id already in use
                 message = CANCELLED if taken[0]["error"] == CANCELLED else NOT_FOUND
                 raise NotFound(message, details={"export_id": export_id})
+            # The limit protects this machine's memory: with a store shared by several
+            # machines it counts this host's running exports ("host:pid:start" owners).
             (active,) = conn.execute(
-                "SELECT COUNT(*) FROM exports WHERE state = 'processing' AND heartbeat_at > ?",
-                (now - self.lease_seconds,),
+                "SELECT COUNT(*) FROM exports WHERE state = 'processing' AND heartbeat_at > ?"
+                " AND owner LIKE ?",
+                (now - self.lease_seconds, f"{socket.gethostname()}:%"),
             ).fetchall()[0]
             if active >= limit:
                 raise Busy(

@@ -342,3 +342,21 @@ def test_concurrent_claims_of_one_key_from_two_machines(settings: Settings) -> N
     assert sorted(outcomes) == ["claimed", "in progress"]
     machines[0].remember_response("k", StoredResponse(200, b'{"ok":1}', None))
     assert machines[1].claim_idempotency_key("k", "h") == StoredResponse(200, b'{"ok":1}', None)
+
+
+def test_the_slot_limit_counts_this_machines_exports(settings: Settings) -> None:
+    """With a store shared by several machines, another host's running exports do not take
+    this machine's slots (the limit protects each machine's memory)."""
+    store = store_for(settings)
+    store.settings = Settings(**{**settings.__dict__, "max_concurrent_exports": 1})
+    elsewhere = store.begin(OPTIONS, 3)
+    with store.db.write() as conn:  # as if another machine were writing it
+        conn.execute(
+            "UPDATE exports SET owner = ? WHERE export_id = ?",
+            ("other-host:4242:1.000", elsewhere.export_id),
+        )
+    mine = store.begin(OPTIONS, 3)
+    with pytest.raises(Exception, match="Too many exports"):
+        store.begin(OPTIONS, 3)
+    assert store.get(elsewhere.export_id).state == "processing"  # its lease is fresh
+    assert mine.state == "processing"
