@@ -360,3 +360,26 @@ def test_the_slot_limit_counts_this_machines_exports(settings: Settings) -> None
         store.begin(OPTIONS, 3)
     assert store.get(elsewhere.export_id).state == "processing"  # its lease is fresh
     assert mine.state == "processing"
+
+
+def test_an_export_of_a_machine_that_went_silent_fails_once_its_lease_runs_out(
+    settings: Settings,
+) -> None:
+    """Another host's process cannot be probed: its export is failed by whichever machine
+    reads it once its heartbeat is older than the lease, not before."""
+    store = store_for(settings)
+    record = store.begin(OPTIONS, 3)
+    store.leases.untrack(record.export_id)  # this process stops beating for it, as if gone
+
+    def written_elsewhere(heartbeat_age: float) -> None:
+        with store.db.write() as conn:
+            conn.execute(
+                "UPDATE exports SET owner = ?, heartbeat_at = ? WHERE export_id = ?",
+                ("other-host:4242:1.000", time.time() - heartbeat_age, record.export_id),
+            )
+
+    written_elsewhere(store.lease_seconds / 2)
+    assert store.get(record.export_id).state == "processing"  # lease still fresh
+    written_elsewhere(store.lease_seconds + 1)
+    failed = store.get(record.export_id)
+    assert (failed.state, failed.error) == ("failed", INTERRUPTED)
