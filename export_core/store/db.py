@@ -34,6 +34,12 @@ if TYPE_CHECKING:
 
 BUSY_TIMEOUT_S = 10.0
 
+
+class StoreClosed(RuntimeError):
+    """This process closed its connections to the store's database for good (shutdown, or a
+    test's database dropped): background threads (heartbeat, cleanup) end quietly on it."""
+
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS exports (
     export_id     TEXT PRIMARY KEY,

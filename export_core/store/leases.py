@@ -11,6 +11,8 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from .db import StoreClosed
+
 if TYPE_CHECKING:
     from .db import AnyDatabase
 
@@ -62,5 +64,7 @@ class Leases:
                         f"UPDATE exports SET heartbeat_at = ? WHERE export_id IN ({marks})",
                         (time.time(), *ids),
                     )
+            except StoreClosed:
+                return
             except Exception:  # a database blip must not end the heartbeats for good
                 log.exception("event=heartbeat_failed exports=%d", len(ids))

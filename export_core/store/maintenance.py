@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from . import ExportStore
+from .db import StoreClosed
 
 log = logging.getLogger("ybb.store")
 
@@ -70,6 +71,8 @@ class CleanupScheduler:
                 removed = cleanup_if_free(self.store, self.lock_path)
                 if removed:
                     log.info("event=cleanup removed=%d pid=%d", removed, os.getpid())
+            except StoreClosed:
+                return
             except Exception:  # a failed round must not kill the thread; the next one retries
                 log.exception("event=cleanup_failed pid=%d", os.getpid())
             time.sleep(self.interval)

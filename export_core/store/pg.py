@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from .db import StoreClosed
 from .migrations import migrate
 
 WRITE_LOCK = 0x59424201  # pg_advisory_xact_lock key of every write transaction
@@ -40,7 +41,7 @@ def shared_pool(url: str) -> ConnectionPool[Any]:
     with _pools_lock:
         pool = _pools.get((os.getpid(), url))
         if (os.getpid(), url) in _closed:  # a daemon thread (heartbeat, cleanup) outlived it
-            raise psycopg.OperationalError("this process closed its connections to the database")
+            raise StoreClosed("this process closed its connections to the database")
         if pool is None:
             migrate(url)  # once per process and URL; a no-op when up to date
             pool = ConnectionPool(
