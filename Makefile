@@ -29,7 +29,7 @@ run: $(VENV)/.installed
 dev: $(VENV)/.installed
 	$(BIN)/python -m app
 
-## system-deps: Debian packages the browser, PHP and Redis tests need (installed only when missing)
+## system-deps: Debian packages the browser, PHP, Redis, PostgreSQL and nginx tests need (installed only when missing)
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
@@ -37,6 +37,8 @@ system-deps:
 	command -v php >/dev/null 2>&1 || missing="$$missing php-cli"; \
 	php -m 2>/dev/null | grep -qi '^curl$$' || missing="$$missing php-curl"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

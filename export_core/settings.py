@@ -6,6 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 SERVICE_NAME = "YBB Data Processing Service"
 SERVICE_VERSION = "1.0.0"
@@ -90,6 +91,17 @@ class Settings:
     ui_session_hours: float = 8.0  # idle lifetime of a UI login (sliding)
     secure_cookies: bool = False  # Secure flag on the UI session cookie (HTTPS deployments)
     log_level: str = "INFO"
+    # Scale-out (README "Running on several machines"): metadata in PostgreSQL, files in S3.
+    store: str = ""  # YBB_STORE: "" / "sqlite" (embedded) or "postgres"
+    database_url: str = field(default="", repr=False)  # DATABASE_URL (PaaS convention)
+    files: str = "local"  # YBB_FILES: "local" (under YBB_DATA_DIR) or "s3"
+    s3_bucket: str = ""
+    s3_prefix: str = "exports/"
+    s3_endpoint_url: str = ""  # S3_ENDPOINT_URL: MinIO, Ceph, R2...; "" = AWS
+    s3_region: str = ""
+    s3_access_key_id: str = field(default="", repr=False)  # "" = boto3's default chain
+    s3_secret_access_key: str = field(default="", repr=False)
+    s3_presigned_downloads: bool = False  # redirect downloads to presigned S3 URLs
 
     @property
     def exports_dir(self) -> Path:
@@ -131,4 +143,28 @@ class Settings:
             ui_session_hours=_float(e, "YBB_UI_SESSION_HOURS", 8.0),
             secure_cookies=_bool(e, "YBB_SECURE_COOKIES"),
             log_level=e.get("YBB_LOG_LEVEL", "INFO").strip().upper() or "INFO",
+            **_scale_out(e),
         )
+
+
+def _scale_out(e: dict[str, str]) -> dict[str, Any]:
+    """The PostgreSQL / S3 settings (all optional; the embedded defaults need none)."""
+    files = e.get("YBB_FILES", "").strip().lower() or "local"
+    if files not in ("local", "s3"):
+        raise ValueError(f"YBB_FILES must be local or s3, got {files!r}")
+    bucket = e.get("YBB_S3_BUCKET", "").strip()
+    if files == "s3" and not bucket:
+        raise ValueError("YBB_FILES=s3 needs YBB_S3_BUCKET")
+    prefix = e.get("YBB_S3_PREFIX", "exports/").strip().strip("/")
+    return {
+        "store": e.get("YBB_STORE", "").strip().lower(),
+        "database_url": e.get("DATABASE_URL", "").strip(),
+        "files": files,
+        "s3_bucket": bucket,
+        "s3_prefix": f"{prefix}/" if prefix else "",
+        "s3_endpoint_url": e.get("S3_ENDPOINT_URL", "").strip(),
+        "s3_region": e.get("AWS_DEFAULT_REGION", "").strip() or e.get("AWS_REGION", "").strip(),
+        "s3_access_key_id": e.get("AWS_ACCESS_KEY_ID", "").strip(),
+        "s3_secret_access_key": e.get("AWS_SECRET_ACCESS_KEY", "").strip(),
+        "s3_presigned_downloads": _bool(e, "YBB_S3_PRESIGNED_DOWNLOADS"),
+    }

@@ -31,7 +31,16 @@ def content_disposition(file_name: str) -> str:
 
 
 def send_stored_file(opened: OpenedFile) -> flask.Response:
-    """A 200 response streaming `opened` in 256 KiB blocks (or via the server's sendfile)."""
+    """A 200 response streaming `opened` in 256 KiB blocks (or via the server's sendfile);
+    from object storage, its already opened chunks or a redirect to its presigned URL."""
+    if opened.redirect_url is not None:
+        resp = flask.redirect(opened.redirect_url, code=302)
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+    if opened.chunks is not None:
+        resp = flask.Response(opened.chunks, 200, content_type=opened.media_type)
+        resp.direct_passthrough = True
+        return _download_headers(resp, opened.file_name, opened.size)
     try:
         handle = open(opened.path, "rb")  # noqa: SIM115 - closed by the response iterable
     except FileNotFoundError:
@@ -39,8 +48,12 @@ def send_stored_file(opened: OpenedFile) -> flask.Response:
     size = os.fstat(handle.fileno()).st_size
     body = wrap_file(flask.request.environ, handle, BLOCK_SIZE)
     resp = flask.Response(body, status=200, content_type=opened.media_type, direct_passthrough=True)
+    return _download_headers(resp, opened.file_name, size)
+
+
+def _download_headers(resp: flask.Response, file_name: str, size: int) -> flask.Response:
     resp.headers["Content-Length"] = str(size)
-    resp.headers["Content-Disposition"] = content_disposition(opened.file_name)
+    resp.headers["Content-Disposition"] = content_disposition(file_name)
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["X-Content-Type-Options"] = "nosniff"
     return resp

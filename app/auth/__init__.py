@@ -14,6 +14,7 @@ from datetime import timedelta
 import flask
 
 from export_core.settings import Settings
+from export_core.store import metadata_database
 
 from .gate import EXTENSION, current_user, gate, security_headers
 from .limiter import FailureLimiter
@@ -56,7 +57,7 @@ def init_auth(server: flask.Flask, settings: Settings) -> UiUsers:
             )
         return users
     server.extensions[LIMITER_EXTENSION] = FailureLimiter(
-        settings.db_path, FAILURES_PER_KEY, FAILURE_WINDOW_SECONDS
+        metadata_database(settings), FAILURES_PER_KEY, FAILURE_WINDOW_SECONDS
     )
     server.register_blueprint(bp)
     server.before_request(gate)

@@ -1,6 +1,7 @@
 """A limit on failed sign-ins, per client IP and per user name, shared by every worker.
 
-The failures are rows in the embedded store's SQLite file (table sign_in_failures), so the
+The failures are rows in the store's database (table sign_in_failures: the embedded SQLite
+file, or PostgreSQL shared by every machine with YBB_STORE=postgres), so the
 limit holds however gunicorn spreads the attempts over its workers (kept in each worker's
 memory, it was as many times higher as there were workers). It is there to slow guessing down;
 scrypt's cost does the rest."""
@@ -10,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from export_core.store.db import Database
 
@@ -19,12 +21,12 @@ class FailureLimiter:
 
     def __init__(
         self,
-        db_path: Path,
+        db: Path | Any,  # a SQLite file, or the store's database (metadata_database)
         max_failures: int,
         window_seconds: float,
         clock: Callable[[], float] = time.time,  # wall clock: shared by processes
     ) -> None:
-        self.db = Database(db_path)
+        self.db = Database(db) if isinstance(db, Path) else db
         self.max_failures = max_failures
         self.window = window_seconds
         self._clock = clock

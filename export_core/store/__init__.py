@@ -5,11 +5,11 @@ metadata or object storage for files replace it by configuration (`open_store`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import polars as pl
 
@@ -46,12 +46,16 @@ class ExportRecord:
 
 @dataclass(frozen=True)
 class OpenedFile:
-    """A stored file ready to stream: path on disk, download name, media type and size."""
+    """A stored file ready to stream: path on disk, download name, media type and size.
+    From object storage, `path` is the object key and the body comes from `chunks` (already
+    opened, streamed in blocks) or, with presigned downloads, from `redirect_url`."""
 
     path: Path
     file_name: str
     media_type: str
     size: int
+    chunks: Iterator[bytes] | None = None
+    redirect_url: str | None = None
 
 
 class ExportStore(Protocol):
@@ -132,6 +136,16 @@ class ExportStore(Protocol):
         """Forget a claimed key (the request failed in a way a retry may fix)."""
         ...
 
+    # --- additions: readiness probes (/health?detail=1) ---
+
+    def probe_metadata(self) -> None:
+        """Read from the metadata database; raise StorageError saying what failed."""
+        ...
+
+    def probe_files(self) -> None:
+        """Write, read back and delete a small probe file or object; raise StorageError."""
+        ...
+
 
 @dataclass(frozen=True)
 class StoredResponse:
@@ -142,17 +156,43 @@ class StoredResponse:
     export_id: str | None = None
 
 
-STORES = ("sqlite",)
+STORES = ("sqlite", "postgres")
+
+
+def _kind(settings: Settings, kind: str | None) -> str:
+    import os
+
+    if kind is None:
+        kind = settings.store or os.environ.get("YBB_STORE", "")
+    kind = kind.strip() or "sqlite"
+    if kind not in STORES:
+        known = ", ".join(STORES)
+        raise ValueError(f"YBB_STORE={kind!r} is not a known store; use one of: {known}")
+    return kind
 
 
 def open_store(settings: Settings, kind: str | None = None) -> ExportStore:
     """The store the settings select (the embedded SQLite store by default). `kind` defaults
-    to the YBB_STORE environment variable; an unknown value raises ValueError at start-up."""
-    import os
+    to settings.store / YBB_STORE; an unknown value (or YBB_FILES=s3 with the single-machine
+    SQLite store) raises ValueError at start-up. PostgreSQL migrates its schema here."""
+    if _kind(settings, kind) == "postgres":
+        from .postgres import PostgresStore
 
-    kind = (kind if kind is not None else os.environ.get("YBB_STORE", "")).strip() or "sqlite"
-    if kind == "sqlite":
-        from .sqlite import SQLiteStore
+        return PostgresStore(settings)
+    if settings.files != "local":
+        raise ValueError("YBB_FILES=s3 needs YBB_STORE=postgres (SQLite is one machine's store)")
+    from .sqlite import SQLiteStore
 
-        return SQLiteStore(settings)
-    raise ValueError(f"YBB_STORE={kind!r} is not a known store; use one of: {', '.join(STORES)}")
+    return SQLiteStore(settings)
+
+
+def metadata_database(settings: Settings, kind: str | None = None) -> Any:
+    """The selected store's database (`Database` or `PgDatabase`: read_all/read_one/write),
+    for shared state outside the exports table such as the UI sign-in failure limit."""
+    if _kind(settings, kind) == "postgres":
+        from .pg import PgDatabase
+
+        return PgDatabase(settings.database_url)
+    from .db import Database
+
+    return Database(settings.db_path)

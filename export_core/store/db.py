@@ -17,7 +17,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import orjson
 import psutil  # type: ignore[import-untyped]
@@ -25,7 +25,20 @@ import psutil  # type: ignore[import-untyped]
 from ..model import QualityReport, WrittenArchive, WrittenFile
 from . import ExportRecord, ExportState
 
+if TYPE_CHECKING:
+    from .pg import Connection as PgConnection
+    from .pg import PgDatabase, Row
+
+    AnyDatabase: TypeAlias = "Database | PgDatabase"  # either backend: read_all / read_one / write
+    AnyConnection: TypeAlias = "sqlite3.Connection | PgConnection"
+
 BUSY_TIMEOUT_S = 10.0
+
+
+class StoreClosed(RuntimeError):
+    """This process closed its connections to the store's database for good (shutdown, or a
+    test's database dropped): background threads (heartbeat, cleanup) end quietly on it."""
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS exports (
@@ -198,7 +211,7 @@ def _quality(text: str | None) -> QualityReport | None:
     return QualityReport(**raw)
 
 
-def row_to_record(row: sqlite3.Row) -> ExportRecord:
+def row_to_record(row: sqlite3.Row | Row) -> ExportRecord:
     """A stored row -> ExportRecord."""
     archive = orjson.loads(row["archive"]) if row["archive"] else None
     return ExportRecord(

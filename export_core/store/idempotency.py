@@ -1,4 +1,4 @@
-"""Idempotency-Key bookkeeping in the store's SQLite file.
+"""Idempotency-Key bookkeeping in the store's database (SQLite or PostgreSQL, the same SQL).
 
 A key row is claimed ("processing") by the first request, then holds that request's response
 ("done") until it expires with the export. A claim whose owner process died, or that is older
@@ -7,15 +7,18 @@ a remembered answer whose export has failed since (async job failure, dead worke
 
 from __future__ import annotations
 
-import sqlite3
 import time
+from typing import TYPE_CHECKING
 
 from ..errors import IdempotencyConflict, IdempotencyInProgress
 from . import StoredResponse
-from .db import Database, current_owner, owner_is_dead
+from .db import current_owner, owner_is_dead
+
+if TYPE_CHECKING:
+    from .db import AnyConnection, AnyDatabase
 
 
-def _export_failed(conn: sqlite3.Connection, export_id: str | None) -> bool:
+def _export_failed(conn: AnyConnection, export_id: str | None) -> bool:
     """True when the remembered answer names an export that has since failed (an async export
     whose job failed, or whose worker died): the key is released so a retry runs again."""
     if export_id is None:
@@ -27,7 +30,7 @@ def _export_failed(conn: sqlite3.Connection, export_id: str | None) -> bool:
 class IdempotencyKeys:
     """Claim / remember / release Idempotency-Keys."""
 
-    def __init__(self, db: Database, *, ttl_seconds: float, stale_after_seconds: float) -> None:
+    def __init__(self, db: AnyDatabase, *, ttl_seconds: float, stale_after_seconds: float) -> None:
         self.db = db
         self.ttl_seconds = ttl_seconds
         self.stale_after_seconds = stale_after_seconds
@@ -54,8 +57,9 @@ class IdempotencyKeys:
                         "retry in a few seconds",
                         details={"idempotency_key": key},
                     )
+            conn.execute("DELETE FROM idempotency WHERE key = ?", (key,))  # both backends' SQL
             conn.execute(
-                "INSERT OR REPLACE INTO idempotency (key, request_hash, state, owner, created_at,"
+                "INSERT INTO idempotency (key, request_hash, state, owner, created_at,"
                 " expires_at) VALUES (?, ?, 'processing', ?, ?, ?)",
                 (key, request_hash, current_owner(), now, now + self.ttl_seconds),
             )

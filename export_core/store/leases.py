@@ -5,19 +5,25 @@ so an export whose process died stops holding a slot once its lease runs out."""
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
+from typing import TYPE_CHECKING
 
-from .db import Database
+from .db import StoreClosed
+
+if TYPE_CHECKING:
+    from .db import AnyDatabase
 
 HEARTBEAT_SECONDS = 15.0
+log = logging.getLogger("ybb.store")
 
 
 class Leases:
     """Tracks this process's running exports; a daemon thread refreshes their heartbeats."""
 
-    def __init__(self, db: Database, interval: float = HEARTBEAT_SECONDS) -> None:
+    def __init__(self, db: AnyDatabase, interval: float = HEARTBEAT_SECONDS) -> None:
         self.db = db
         self.interval = interval
         self._active: set[str] = set()
@@ -49,10 +55,16 @@ class Leases:
         while True:
             time.sleep(self.interval)
             ids = list(self.mine())
-            if ids:
-                marks = ",".join("?" * len(ids))
+            if not ids:
+                continue
+            marks = ",".join("?" * len(ids))
+            try:
                 with self.db.write() as conn:
                     conn.execute(
                         f"UPDATE exports SET heartbeat_at = ? WHERE export_id IN ({marks})",
                         (time.time(), *ids),
                     )
+            except StoreClosed:
+                return
+            except Exception:  # a database blip must not end the heartbeats for good
+                log.exception("event=heartbeat_failed exports=%d", len(ids))

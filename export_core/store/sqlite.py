@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sqlite3
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -31,9 +33,13 @@ from .db import (
     quality_json,
     row_to_record,
 )
-from .files import MEDIA_TYPES, choose_file
+from .files import MEDIA_TYPES, FileArea, LocalFiles, choose_file, remove_scratch
 from .idempotency import IdempotencyKeys
 from .leases import Leases
+
+if TYPE_CHECKING:
+    from .db import AnyDatabase
+    from .pg import Row
 
 LEASE_SECONDS = 60.0  # a "processing" row without a heartbeat for this long is dead
 PROGRESS_MIN_INTERVAL = 0.25  # seconds between progress writes to the row
@@ -56,10 +62,18 @@ def _short_reason(exc: BaseException) -> str:
 class SQLiteStore:
     """ExportStore on SQLite + a data directory (see the module docstring)."""
 
-    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        db: AnyDatabase | None = None,
+        files: FileArea | None = None,
+    ) -> None:
         self.settings = settings
         self.exports_dir = settings.exports_dir
-        self.db = Database(settings.db_path)
+        self.db: AnyDatabase = db if db is not None else Database(settings.db_path)
+        self.files = files if files is not None else LocalFiles(self.exports_dir)
         self.clock = clock  # wall clock for created/expires; tests may move it forward
         self.lease_seconds = LEASE_SECONDS
         self.keys = IdempotencyKeys(
@@ -93,9 +107,12 @@ class SQLiteStore:
             if taken:  # cancelled before it began (see cancel), or an id already in use
                 message = CANCELLED if taken[0]["error"] == CANCELLED else NOT_FOUND
                 raise NotFound(message, details={"export_id": export_id})
+            # The limit protects this machine's memory: with a store shared by several
+            # machines it counts this host's running exports ("host:pid:start" owners).
             (active,) = conn.execute(
-                "SELECT COUNT(*) FROM exports WHERE state = 'processing' AND heartbeat_at > ?",
-                (now - self.lease_seconds,),
+                "SELECT COUNT(*) FROM exports WHERE state = 'processing' AND heartbeat_at > ?"
+                " AND owner LIKE ?",
+                (now - self.lease_seconds, f"{socket.gethostname()}:%"),
             ).fetchall()[0]
             if active >= limit:
                 raise Busy(
@@ -132,8 +149,7 @@ class SQLiteStore:
         progress: Callable[[int, int], None] | None = None,
     ) -> ExportRecord:
         """Write the export begun by `begin`; mark it completed, or failed and re-raise."""
-        partial = self.exports_dir / f"{export_id}.partial"
-        final = self.exports_dir / export_id
+        partial = self.files.scratch / f"{export_id}.partial"
         try:
             shutil.rmtree(partial, ignore_errors=True)
             partial.mkdir(parents=True)
@@ -144,7 +160,7 @@ class SQLiteStore:
                 progress=self._progress_writer(export_id, progress),
                 max_records=self.settings.max_records,
             )
-            os.rename(partial, final)
+            self.files.publish(export_id, partial)
         except BaseException as exc:
             self._mark_failed(export_id, _short_reason(exc))
             shutil.rmtree(partial, ignore_errors=True)
@@ -168,7 +184,7 @@ class SQLiteStore:
                 ),
             )
         if cur.rowcount == 0:  # deleted (or declared dead) while we were writing
-            shutil.rmtree(final, ignore_errors=True)
+            self.files.remove(export_id)
             raise NotFound(NOT_FOUND, details={"export_id": export_id})
         return self._fetch(export_id)
 
@@ -231,7 +247,7 @@ class SQLiteStore:
             return self._fetch(export_id)
         return row_to_record(row)
 
-    def _owner_gone(self, row: sqlite3.Row) -> bool:
+    def _owner_gone(self, row: sqlite3.Row | Row) -> bool:
         """The processing row's lease ran out, or its owner is a dead process on this host
         (a SIGKILLed worker is noticed at the next read, from any worker, not a lease later)."""
         if row["export_id"] in self.leases.mine():
@@ -259,18 +275,10 @@ class SQLiteStore:
         if record.state == "failed":
             raise NotFound(f"Export failed and has no files: {record.error}")
         name = choose_file(record, which)
-        path = self.exports_dir / export_id / name
-        # Defence in depth: ids are checked UUIDs and names come from our own records, but a
-        # file outside the exports dir (a crafted row, a symlink) is never served.
-        if not path.resolve().is_relative_to(self.exports_dir.resolve()):
-            raise NotFound(NOT_FOUND, details={"export_id": export_id})
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
-            raise NotFound(NOT_FOUND, details={"export_id": export_id}) from None
-        except OSError as exc:
-            raise StorageError(f"Cannot read the export file: {exc.strerror}") from exc
-        return OpenedFile(path, name, MEDIA_TYPES.get(path.suffix.lower(), "application/zip"), size)
+        # Defence in depth (LocalFiles): ids are checked UUIDs and names come from our own
+        # records, but a file outside the exports dir (a crafted row, a symlink) is never served.
+        media_type = MEDIA_TYPES.get(Path(name).suffix.lower(), "application/zip")
+        return self.files.open(export_id, name, media_type)
 
     # ---------------------------------------------------------------- removal
 
@@ -307,9 +315,7 @@ class SQLiteStore:
         return True
 
     def _remove_dirs(self, export_id: str) -> None:
-        # Removing unlinks the files; a download that already opened one keeps streaming it.
-        shutil.rmtree(self.exports_dir / export_id, ignore_errors=True)
-        shutil.rmtree(self.exports_dir / f"{export_id}.partial", ignore_errors=True)
+        self.files.remove(export_id)
 
     def cleanup(self) -> int:
         """Remove expired exports (rows and files), expired idempotency keys, interrupted
@@ -323,23 +329,23 @@ class SQLiteStore:
                 (self.clock(),),
             )
         ]
+        removed = 0
         for export_id in expired:
-            with self.db.write() as conn:
-                conn.execute("DELETE FROM exports WHERE export_id = ?", (export_id,))
-            self._remove_dirs(export_id)
+            with self.db.write() as conn:  # counted only by whoever deletes the row
+                cur = conn.execute(
+                    "DELETE FROM exports WHERE export_id = ? AND state != 'processing'",
+                    (export_id,),
+                )
+            if cur.rowcount:
+                removed += 1
+                self._remove_dirs(export_id)
         self.keys.purge_expired()
         self._remove_orphans()
-        return len(expired)
+        return removed
 
     def _remove_orphans(self) -> None:
-        if not self.exports_dir.is_dir():
-            return
         known = {r[0] for r in self.db.read_all("SELECT export_id FROM exports")}
-        cutoff = time.time() - ORPHAN_GRACE_SECONDS
-        for entry in self.exports_dir.iterdir():
-            export_id = entry.name.removesuffix(".partial")
-            if export_id not in known and entry.stat().st_mtime < cutoff:
-                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink()
+        self.files.remove_orphans(known, time.time() - ORPHAN_GRACE_SECONDS)
 
     def recover_interrupted(self) -> int:
         """Mark "processing" exports whose owner died (or whose lease expired) as failed and
@@ -357,7 +363,7 @@ class SQLiteStore:
         ]
         for export_id in dead:
             self._mark_failed(export_id, INTERRUPTED)
-            shutil.rmtree(self.exports_dir / f"{export_id}.partial", ignore_errors=True)
+            remove_scratch(self.files.scratch, export_id)
         return len(dead)
 
     # ---------------------------------------------------------------- idempotency
@@ -375,6 +381,19 @@ class SQLiteStore:
     def release_idempotency_key(self, key: str) -> None:
         """See ExportStore.release_idempotency_key."""
         self.keys.release(key)
+
+    # ---------------------------------------------------------------- readiness
+
+    def probe_metadata(self) -> None:
+        """See ExportStore.probe_metadata."""
+        try:
+            self.db.read_all("SELECT COUNT(*) FROM exports WHERE export_id = ?", ("probe",))
+        except Exception as exc:  # sqlite3 / psycopg errors alike
+            raise StorageError(f"Export metadata: {type(exc).__name__}: {exc}"[:300]) from exc
+
+    def probe_files(self) -> None:
+        """See ExportStore.probe_files."""
+        self.files.probe()
 
     # ---------------------------------------------------------------- per-process plumbing
 

@@ -25,12 +25,36 @@ class BufferedClient(FlaskClient):
         return super().open(*args, **kwargs)
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module with STORE_BACKENDS = ("sqlite", "postgres") runs each test on each of them."""
+    backends = getattr(metafunc.module, "STORE_BACKENDS", None)
+    if backends and "backend_env" in metafunc.fixturenames:
+        metafunc.parametrize("backend_env", backends, indirect=True)
+
+
 @pytest.fixture
-def make_app(tmp_path: Path) -> AppFactory:
+def backend_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The environment selecting the metadata backend (the embedded SQLite one by default;
+    PostgreSQL on a fresh database per test when parametrised so)."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return {}
+    return {"YBB_STORE": "postgres", "DATABASE_URL": request.getfixturevalue("database_url")}
+
+
+@pytest.fixture
+def settings(tmp_path: Path, backend_env: dict[str, str]) -> Settings:
+    """Settings pointing at a fresh data dir under tmp_path, on the backend under test."""
+    values = {"YBB_DATA_DIR": str(tmp_path / "data"), "YBB_SECRET_KEY": "test"}
+    return Settings.from_env({**values, **backend_env})
+
+
+@pytest.fixture
+def make_app(tmp_path: Path, backend_env: dict[str, str]) -> AppFactory:
     """Build the whole app with extra YBB_* settings, e.g. make_app(YBB_API_KEY="k")."""
 
     def build(**env: str) -> Any:
-        values = {"YBB_DATA_DIR": str(tmp_path / "data"), "YBB_SECRET_KEY": "test", **env}
+        values = {"YBB_DATA_DIR": str(tmp_path / "data"), "YBB_SECRET_KEY": "test"}
+        values = {**values, **backend_env, **env}
         server = create_app(Settings.from_env(values)).server
         server.test_client_class = BufferedClient
         return server

@@ -1,4 +1,5 @@
-"""Idempotency-Key semantics and async exports (202, polling, 409 before ready)."""
+"""Idempotency-Key semantics and async exports (202, polling, 409 before ready), on both
+metadata backends (SQLite, PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from .conftest import participants
 from .envelope import assert_error_envelope
 
 EXPORT = "/api/ybb/export/participants"
+STORE_BACKENDS = ("sqlite", "postgres")  # every test here runs on both (tests/api/conftest.py)
 
 
 def post(client: FlaskClient, body: dict[str, Any], key: str | None = None) -> Any:

@@ -1,9 +1,11 @@
-"""The SQLite store on its own and through the API: slots across processes, leases, recovery
-after a dead process, expiry, cleanup, orphans, and a download racing cleanup."""
+"""The store on its own and through the API: slots across processes, leases, recovery after a
+dead process, expiry, cleanup, orphans, and a download racing cleanup. Every test runs against
+both metadata backends: the embedded SQLite file and PostgreSQL (a fresh database per test)."""
 
 from __future__ import annotations
 
 import errno
+import json
 import subprocess
 import sys
 import time
@@ -26,6 +28,7 @@ from .conftest import AppFactory, participants
 from .envelope import assert_error_envelope
 
 EXPORT = "/api/ybb/export/participants"
+STORE_BACKENDS = ("sqlite", "postgres")  # every test here runs on both (tests/api/conftest.py)
 OPTIONS = ExportOptions(export_type="participants")
 DAY = 24 * 3600
 
@@ -98,23 +101,24 @@ def test_a_slot_with_an_expired_lease_is_free(settings: Settings) -> None:
     assert store.begin(OPTIONS, 3).state == "processing"
 
 
-def _begin_in_child(data_dir: Path) -> str:
+def _begin_in_child(data_dir: Path, backend_env: dict[str, str]) -> str:
     code = (
-        "import sys\n"
+        "import json, sys\n"
         "from export_core.settings import Settings\n"
         "from export_core.store import open_store\n"
         "from export_core.model import ExportOptions\n"
-        "s = Settings.from_env({'YBB_DATA_DIR': sys.argv[1], 'YBB_SECRET_KEY': 't'})\n"
+        "env = {'YBB_DATA_DIR': sys.argv[1], 'YBB_SECRET_KEY': 't', **json.loads(sys.argv[2])}\n"
+        "s = Settings.from_env(env)\n"
         "print(open_store(s).begin(ExportOptions('participants'), 3).export_id)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code, str(data_dir)], capture_output=True, text=True, check=True
-    )
-    return out.stdout.strip()
+    args = [sys.executable, "-c", code, str(data_dir), json.dumps(backend_env)]
+    return subprocess.run(args, capture_output=True, text=True, check=True).stdout.strip()
 
 
-def test_export_left_processing_by_a_dead_process_is_marked_failed(settings: Settings) -> None:
-    export_id = _begin_in_child(settings.data_dir)  # the child exits without finishing
+def test_export_left_processing_by_a_dead_process_is_marked_failed(
+    settings: Settings, backend_env: dict[str, str]
+) -> None:
+    export_id = _begin_in_child(settings.data_dir, backend_env)  # exits without finishing
     record = store_for(settings).get(export_id)
     assert record.state == "failed"
     assert record.error == INTERRUPTED
@@ -167,18 +171,27 @@ def test_download_already_streaming_survives_cleanup(ctx: ApiContext, client: Fl
     assert first + rest == expected
 
 
+HOLD_LOCK_FILE = (
+    "import fcntl, sys\n"
+    "f = open(sys.argv[1], 'a+b'); fcntl.flock(f, fcntl.LOCK_EX)\n"
+    "print('locked', flush=True); sys.stdin.readline()\n"
+)
+HOLD_ADVISORY_LOCK = (  # another machine cleaning: the lock is the database's, not a file's
+    "import sys, psycopg\n"
+    "from export_core.store.postgres import CLEANUP_LOCK\n"
+    "c = psycopg.connect(sys.argv[2]); c.execute('SELECT pg_advisory_lock(%s)', (CLEANUP_LOCK,))\n"
+    "print('locked', flush=True); sys.stdin.readline()\n"
+)
+
+
 def test_cleanup_runs_in_one_process_at_a_time(ctx: ApiContext) -> None:
     import fcntl
 
     lock = ctx.scheduler.lock_path
     lock.parent.mkdir(parents=True, exist_ok=True)
-    code = (
-        "import fcntl, sys, time\n"
-        "f = open(sys.argv[1], 'a+b'); fcntl.flock(f, fcntl.LOCK_EX)\n"
-        "print('locked', flush=True); sys.stdin.readline()\n"
-    )
+    code = HOLD_ADVISORY_LOCK if ctx.settings.store == "postgres" else HOLD_LOCK_FILE
     holder = subprocess.Popen(
-        [sys.executable, "-c", code, str(lock)],
+        [sys.executable, "-c", code, str(lock), ctx.settings.database_url],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -282,7 +295,7 @@ def test_files_outside_the_exports_dir_are_never_served(
 
 
 def test_cancel_removes_unfinished_exports_and_fences_ids_not_begun(settings: Settings) -> None:
-    store = SQLiteStore(settings)
+    store = store_for(settings)
     running = store.begin(OPTIONS, 3)
     (store.exports_dir / f"{running.export_id}.partial").mkdir(parents=True)
     assert store.cancel(running.export_id) is True
@@ -299,3 +312,74 @@ def test_cancel_removes_unfinished_exports_and_fences_ids_not_begun(settings: Se
     assert [r.export_id for r in store.list()[0]] == [done.export_id]
     assert store.cleanup() == 1  # ... and goes with the next cleanup (done stays)
     assert store.begin(OPTIONS, 3, export_id=fenced).export_id == fenced
+
+
+def test_concurrent_claims_of_one_key_from_two_machines(settings: Settings) -> None:
+    """Two stores (two machines' processes) claim the same new key at the same moment:
+    exactly one gets it, the other is told it is in progress; the remembered answer then
+    reaches both."""
+    import threading
+
+    from export_core.errors import IdempotencyInProgress
+    from export_core.store import StoredResponse
+
+    machines = [store_for(settings), store_for(settings)]
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def claim(store: SQLiteStore) -> None:
+        barrier.wait(timeout=10)
+        try:
+            outcomes.append("claimed" if store.claim_idempotency_key("k", "h") is None else "?")
+        except IdempotencyInProgress:
+            outcomes.append("in progress")
+
+    threads = [threading.Thread(target=claim, args=(m,)) for m in machines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["claimed", "in progress"]
+    machines[0].remember_response("k", StoredResponse(200, b'{"ok":1}', None))
+    assert machines[1].claim_idempotency_key("k", "h") == StoredResponse(200, b'{"ok":1}', None)
+
+
+def test_the_slot_limit_counts_this_machines_exports(settings: Settings) -> None:
+    """With a store shared by several machines, another host's running exports do not take
+    this machine's slots (the limit protects each machine's memory)."""
+    store = store_for(settings)
+    store.settings = Settings(**{**settings.__dict__, "max_concurrent_exports": 1})
+    elsewhere = store.begin(OPTIONS, 3)
+    with store.db.write() as conn:  # as if another machine were writing it
+        conn.execute(
+            "UPDATE exports SET owner = ? WHERE export_id = ?",
+            ("other-host:4242:1.000", elsewhere.export_id),
+        )
+    mine = store.begin(OPTIONS, 3)
+    with pytest.raises(Exception, match="Too many exports"):
+        store.begin(OPTIONS, 3)
+    assert store.get(elsewhere.export_id).state == "processing"  # its lease is fresh
+    assert mine.state == "processing"
+
+
+def test_an_export_of_a_machine_that_went_silent_fails_once_its_lease_runs_out(
+    settings: Settings,
+) -> None:
+    """Another host's process cannot be probed: its export is failed by whichever machine
+    reads it once its heartbeat is older than the lease, not before."""
+    store = store_for(settings)
+    record = store.begin(OPTIONS, 3)
+    store.leases.untrack(record.export_id)  # this process stops beating for it, as if gone
+
+    def written_elsewhere(heartbeat_age: float) -> None:
+        with store.db.write() as conn:
+            conn.execute(
+                "UPDATE exports SET owner = ?, heartbeat_at = ? WHERE export_id = ?",
+                ("other-host:4242:1.000", time.time() - heartbeat_age, record.export_id),
+            )
+
+    written_elsewhere(store.lease_seconds / 2)
+    assert store.get(record.export_id).state == "processing"  # lease still fresh
+    written_elsewhere(store.lease_seconds + 1)
+    failed = store.get(record.export_id)
+    assert (failed.state, failed.error) == ("failed", INTERRUPTED)

@@ -413,13 +413,21 @@ def test_the_sign_in_limit_holds_across_gunicorn_workers(tmp_path: Path) -> None
         assert any(failures.get(w, 0) < 10 for w in limited)
 
 
-def test_the_failure_limiter_window_and_clear(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_the_failure_limiter_window_and_clear(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     from app.auth.limiter import FailureLimiter
+    from export_core.store import metadata_database
 
     now = [1000.0]
-    db = tmp_path / "exports.sqlite3"
-    one = FailureLimiter(db, 3, 60, clock=lambda: now[0])
-    other = FailureLimiter(db, 3, 60, clock=lambda: now[0])  # another worker, the same file
+    env = {"YBB_DATA_DIR": str(tmp_path), "YBB_SECRET_KEY": "t", "YBB_STORE": backend}
+    if backend == "postgres":  # the limit shared by every machine
+        env["DATABASE_URL"] = request.getfixturevalue("database_url")
+    settings = Settings.from_env(env)
+    # another worker (or machine): the same SQLite file / PostgreSQL database
+    one = FailureLimiter(metadata_database(settings), 3, 60, clock=lambda: now[0])
+    other = FailureLimiter(metadata_database(settings), 3, 60, clock=lambda: now[0])
     for _ in range(3):
         assert one.retry_after("ip:x") == 0
         one.record("ip:x")
