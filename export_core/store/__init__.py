@@ -132,6 +132,16 @@ class ExportStore(Protocol):
         """Forget a claimed key (the request failed in a way a retry may fix)."""
         ...
 
+    # --- additions: readiness probes (/health?detail=1); each raises on failure ---
+
+    def probe_metadata(self) -> None:
+        """Read from and write to the metadata store (a write that leaves nothing behind)."""
+        ...
+
+    def probe_files(self) -> None:
+        """Write a small probe file where export files go, read it back, delete it."""
+        ...
+
 
 @dataclass(frozen=True)
 class StoredResponse:

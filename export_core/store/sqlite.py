@@ -41,6 +41,7 @@ ORPHAN_GRACE_SECONDS = 60.0
 INTERRUPTED = "Export interrupted: the server process writing it stopped; retry the export"
 NOT_FOUND = "Export not found or expired"
 WRITE_FAILED = "Could not write export files"
+PROBE_KEY = "health-probe"  # never a real sign-in key (those are "user:" / "ip:" prefixed)
 
 
 def _short_reason(exc: BaseException) -> str:
@@ -375,6 +376,28 @@ class SQLiteStore:
     def release_idempotency_key(self, key: str) -> None:
         """See ExportStore.release_idempotency_key."""
         self.keys.release(key)
+
+    # ---------------------------------------------------------------- readiness probes
+
+    def probe_metadata(self) -> None:
+        """See ExportStore.probe_metadata: a read of the exports table, then a write
+        transaction that inserts and deletes one row (the database must take a write)."""
+        self.db.read_all("SELECT COUNT(*) FROM exports")
+        with self.db.write() as conn:
+            conn.execute("INSERT INTO sign_in_failures (key, at) VALUES (?, 0)", (PROBE_KEY,))
+            conn.execute("DELETE FROM sign_in_failures WHERE key = ?", (PROBE_KEY,))
+
+    def probe_files(self) -> None:
+        """See ExportStore.probe_files (in the exports dir; raises OSError or StorageError)."""
+        self.exports_dir.mkdir(parents=True, exist_ok=True)
+        path = self.exports_dir / f".probe-{uuid.uuid4().hex}"
+        payload = os.urandom(64)
+        try:
+            path.write_bytes(payload)
+            if path.read_bytes() != payload:
+                raise StorageError("The probe file read back differs from what was written")
+        finally:
+            path.unlink(missing_ok=True)
 
     # ---------------------------------------------------------------- per-process plumbing
 
