@@ -29,7 +29,8 @@ run: $(VENV)/.installed
 dev: $(VENV)/.installed
 	$(BIN)/python -m app
 
-## system-deps: Debian packages the browser, PHP and Redis tests need (installed only when missing)
+## system-deps: Debian packages the browser, PHP and Redis tests need (installed only when missing);
+## nginx, systemd-analyze and openssl check deploy/ (tests/deploy)
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
@@ -37,6 +38,9 @@ system-deps:
 	command -v php >/dev/null 2>&1 || missing="$$missing php-cli"; \
 	php -m 2>/dev/null | grep -qi '^curl$$' || missing="$$missing php-curl"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
+	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
+	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
