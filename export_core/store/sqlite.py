@@ -23,6 +23,7 @@ from ..model import ExportOptions
 from ..settings import Settings
 from . import CANCELLED, ExportRecord, FileSelector, OpenedFile, StoredResponse
 from .db import (
+    BUSY_TIMEOUT_S,
     Database,
     archive_json,
     current_owner,
@@ -380,12 +381,21 @@ class SQLiteStore:
     # ---------------------------------------------------------------- readiness probes
 
     def probe_metadata(self) -> None:
-        """See ExportStore.probe_metadata: a read of the exports table, then a write
-        transaction that inserts and deletes one row (the database must take a write)."""
-        self.db.read_all("SELECT COUNT(*) FROM exports")
-        with self.db.write() as conn:
+        """See ExportStore.probe_metadata. On a connection of its own, opened without creating
+        the file: the workers' open connections keep seeing a file that was since deleted,
+        replaced or corrupted (their pages are cached), a new one does not. A read of the
+        exports table, then a write transaction that inserts and deletes one row."""
+        self.db.connection()  # creates the file and schema on a fresh data dir
+        uri = f"{self.db.path.resolve().as_uri()}?mode=rw"
+        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        try:
+            conn.execute("SELECT COUNT(*) FROM exports").fetchall()
+            conn.execute("BEGIN IMMEDIATE")
             conn.execute("INSERT INTO sign_in_failures (key, at) VALUES (?, 0)", (PROBE_KEY,))
             conn.execute("DELETE FROM sign_in_failures WHERE key = ?", (PROBE_KEY,))
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
 
     def probe_files(self) -> None:
         """See ExportStore.probe_files (in the exports dir; raises OSError or StorageError)."""
