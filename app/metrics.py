@@ -11,6 +11,7 @@ raw paths; export labels come from the catalog. No record contents, ids or keys 
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import time
@@ -36,6 +37,7 @@ from prometheus_client.core import GaugeMetricFamily
 from export_core.model import ExportOptions
 from export_core.settings import Settings
 
+log = logging.getLogger("ybb.export")
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 RECORD_BUCKETS = (1, 10, 100, 1000, 5000, 10_000, 25_000, 50_000, 100_000, 1_000_000)
@@ -114,18 +116,38 @@ def measure_export(options: ExportOptions, door: str) -> Iterator[ExportMeasure]
 
 
 def _count_export(options: ExportOptions, door: str, record: Any, seconds: float) -> None:
+    """The export's metrics and its log line (with the request id of the request that
+    started it, also when it ran in a background job)."""
     kind, fmt = options.export_type, options.format
     get = record.get if isinstance(record, dict) else lambda name: getattr(record, name)
     strategy = get("strategy") if record is not None else "unknown"
     outcome = "completed" if record is not None else "failed"
     EXPORTS.labels(kind, options.template, fmt, strategy, outcome, door).inc()
+    fields: dict[str, Any] = {
+        "event": f"export_{outcome}",
+        "door": door,
+        "export_type": kind,
+        "template": options.template,
+        "format": fmt,
+        "duration_ms": round(seconds * 1000, 1),
+    }
     if record is None:
+        log.warning("event=export_failed door=%s type=%s", door, kind, extra={"fields": fields})
         return
-    records = int(get("record_count"))
+    records, written = int(get("record_count")), _written_bytes(record)
     EXPORT_DURATION.labels(kind, fmt).observe(seconds)
     EXPORT_RECORDS.labels(kind, fmt).observe(records)
-    EXPORT_BYTES.labels(kind, fmt).inc(_written_bytes(record))
+    EXPORT_BYTES.labels(kind, fmt).inc(written)
     EXPORT_RATE.labels(kind, fmt).observe(records / max(seconds, 1e-6))
+    fields.update(export_id=get("export_id"), strategy=strategy, records=records, bytes=written)
+    log.info(
+        "event=export_completed export_id=%s records=%d bytes=%d duration_ms=%.1f",
+        fields["export_id"],
+        records,
+        written,
+        seconds * 1000,
+        extra={"fields": fields},
+    )
 
 
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:
