@@ -23,7 +23,6 @@ from ..model import ExportOptions
 from ..settings import Settings
 from . import CANCELLED, ExportRecord, FileSelector, OpenedFile, StoredResponse
 from .db import (
-    BUSY_TIMEOUT_S,
     Database,
     archive_json,
     current_owner,
@@ -35,6 +34,7 @@ from .db import (
 from .files import MEDIA_TYPES, choose_file
 from .idempotency import IdempotencyKeys
 from .leases import Leases
+from .probes import probe_directory, probe_sqlite
 
 LEASE_SECONDS = 60.0  # a "processing" row without a heartbeat for this long is dead
 PROGRESS_MIN_INTERVAL = 0.25  # seconds between progress writes to the row
@@ -42,7 +42,6 @@ ORPHAN_GRACE_SECONDS = 60.0
 INTERRUPTED = "Export interrupted: the server process writing it stopped; retry the export"
 NOT_FOUND = "Export not found or expired"
 WRITE_FAILED = "Could not write export files"
-PROBE_KEY = "health-probe"  # never a real sign-in key (those are "user:" / "ip:" prefixed)
 
 
 def _short_reason(exc: BaseException) -> str:
@@ -381,33 +380,12 @@ class SQLiteStore:
     # ---------------------------------------------------------------- readiness probes
 
     def probe_metadata(self) -> None:
-        """See ExportStore.probe_metadata. On a connection of its own, opened without creating
-        the file: the workers' open connections keep seeing a file that was since deleted,
-        replaced or corrupted (their pages are cached), a new one does not. A read of the
-        exports table, then a write transaction that inserts and deletes one row."""
-        self.db.connection()  # creates the file and schema on a fresh data dir
-        uri = f"{self.db.path.resolve().as_uri()}?mode=rw"
-        conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        try:
-            conn.execute("SELECT COUNT(*) FROM exports").fetchall()
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("INSERT INTO sign_in_failures (key, at) VALUES (?, 0)", (PROBE_KEY,))
-            conn.execute("DELETE FROM sign_in_failures WHERE key = ?", (PROBE_KEY,))
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
+        """See ExportStore.probe_metadata (probes.probe_sqlite)."""
+        probe_sqlite(self.db)
 
     def probe_files(self) -> None:
-        """See ExportStore.probe_files (in the exports dir; raises OSError or StorageError)."""
-        self.exports_dir.mkdir(parents=True, exist_ok=True)
-        path = self.exports_dir / f".probe-{uuid.uuid4().hex}"
-        payload = os.urandom(64)
-        try:
-            path.write_bytes(payload)
-            if path.read_bytes() != payload:
-                raise StorageError("The probe file read back differs from what was written")
-        finally:
-            path.unlink(missing_ok=True)
+        """See ExportStore.probe_files (probes.probe_directory on the exports dir)."""
+        probe_directory(self.exports_dir)
 
     # ---------------------------------------------------------------- per-process plumbing
 
