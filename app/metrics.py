@@ -11,6 +11,7 @@ raw paths; export labels come from the catalog. No record contents, ids or keys 
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import shutil
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import flask
+import psutil  # type: ignore[import-untyped]
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -180,9 +182,24 @@ class DiskCollector:
         yield GaugeMetricFamily("ybb_disk_total_bytes", "Size of the data dir's disk", usage.total)
 
 
+def drop_dead_live_gauges(folder: str) -> list[int]:
+    """Drop the live gauges (in flight, queued) of processes that are gone; returns their pids.
+    gunicorn's child_exit does it for workers, but a UI export job is a child of a worker that
+    Cancel kills outright: its +1 in flight would otherwise stay until the next restart."""
+    dropped = []
+    for path in glob.glob(os.path.join(folder, "gauge_live*_*.db")):
+        pid_text = path.rsplit("_", 1)[-1].removesuffix(".db")
+        if pid_text.isdigit() and not psutil.pid_exists(int(pid_text)):
+            multiprocess.mark_process_dead(int(pid_text), folder)
+            dropped.append(int(pid_text))
+    return dropped
+
+
 def scrape(settings: Settings) -> bytes:
     """The text exposition of every metric, of all workers when in multiprocess mode."""
-    if os.environ.get(MULTIPROC_ENV):
+    folder = os.environ.get(MULTIPROC_ENV)
+    if folder:
+        drop_dead_live_gauges(folder)
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
