@@ -147,8 +147,15 @@ def health_detail(settings: Settings, store: ExportStore) -> dict[str, Any]:
 
 def health_view() -> flask.Response:
     """GET /health: the seed's shape; with ?detail=1 the detailed report (see module doc)."""
-    if flask.request.args.get("detail", "") not in ("", "0"):
+    detail = flask.request.args.getlist("detail")
+    if detail and set(detail) == {"1"}:
         return ready_view()
+    if detail and set(detail) != {"0"}:
+        from app.api.errors import error_response
+
+        return error_response(
+            400, "'detail' must be 0 or 1", "BAD_REQUEST", details={"field": "detail"}
+        )
     return flask.jsonify(
         status="healthy",
         timestamp=datetime.now().isoformat(),

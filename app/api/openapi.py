@@ -212,7 +212,7 @@ def _other_ops(catalog: Catalog) -> dict[str, Any]:
         "/health": {
             "get": _op(
                 "Service health (with detail=1: every dependency checked, see /health/ready)",
-                {"200": _ok("Health", "Healthy."), **_errors(503)},
+                {"200": _ok("Health", "Healthy."), **_errors(400, 503)},
                 parameters=[{"name": "detail", "in": "query", "schema": {"enum": ["0", "1"]}}],
             )
         },

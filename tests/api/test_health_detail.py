@@ -50,6 +50,11 @@ def test_detail_reports_every_check_and_versions(make_app: AppFactory) -> None:
         assert report["versions"]["service"] == "1.0.0" and "polars" in report["versions"]
         assert report["uptime_seconds"] >= 0 and report["retention_hours"] == 24
     assert set(client.get("/health").get_json()) == {"status", "timestamp", "service", "version"}
+    assert set(client.get("/health?detail=0").get_json()) == {
+        "status", "timestamp", "service", "version"
+    }  # fmt: skip
+    assert_error_envelope(client.get("/health?detail=null"), 400)
+    assert_error_envelope(client.get("/health?detail=1&detail=yes"), 400)
 
 
 def test_probe_leaves_no_file_behind(make_app: AppFactory, tmp_path: Path) -> None:
