@@ -15,6 +15,7 @@ import glob
 import logging
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -85,6 +86,30 @@ STORE_ERRORS = Counter("ybb_store_errors_total", "Store (metadata or files) fail
 HEALTH_FAILURES = Counter(
     "ybb_health_check_failures_total", "Failed checks of /health?detail=1", ["check"]
 )
+
+
+def _fork_safe_value_lock() -> bool:
+    """Make prometheus_client's one multiprocess lock safe across fork().
+
+    A UI export job is a fork() of a worker whose other threads record metrics under that
+    lock; forked while one of them held it, the job would wait for it forever at its first
+    metric. So the lock is taken around every fork: the child starts with it free. (The lock
+    is private to prometheus_client's value class, hence the search in its closure.)"""
+    from prometheus_client import values
+
+    lock_type = type(threading.Lock())
+    cells = getattr(values.ValueClass.inc, "__closure__", None) or ()
+    for cell in cells:
+        if isinstance(cell.cell_contents, lock_type):
+            lock = cell.cell_contents
+            os.register_at_fork(
+                before=lock.acquire, after_in_parent=lock.release, after_in_child=lock.release
+            )
+            return True
+    return False  # single-process mode: nothing shared to guard
+
+
+FORK_SAFE = _fork_safe_value_lock()
 
 
 @dataclass
