@@ -29,7 +29,8 @@ run: $(VENV)/.installed
 dev: $(VENV)/.installed
 	$(BIN)/python -m app
 
-## system-deps: Debian packages the browser, PHP, Redis, PostgreSQL and nginx tests need (installed only when missing)
+## system-deps: Debian packages the browser, PHP, Redis, PostgreSQL and nginx tests need (installed
+## only when missing); nginx, systemd-analyze and openssl also check deploy/ (tests/deploy)
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
@@ -39,6 +40,8 @@ system-deps:
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
+	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
+	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

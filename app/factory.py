@@ -3,8 +3,6 @@ No business logic lives here."""
 
 from __future__ import annotations
 
-import logging
-from datetime import datetime
 from pathlib import Path
 
 import dash
@@ -12,19 +10,12 @@ import flask
 
 from app.api import register_api
 from app.auth import init_auth
+from app.health import register_health
 from app.ui import BACKGROUND_MANAGER, init_ui, ui_dash_kwargs
-from export_core.settings import SERVICE_NAME, SERVICE_VERSION, Settings
+from export_core.logs import configure_logging
+from export_core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _health() -> flask.Response:
-    return flask.jsonify(
-        status="healthy",
-        timestamp=datetime.now().isoformat(),
-        service=SERVICE_NAME,
-        version=SERVICE_VERSION,
-    )
 
 
 def create_server(settings: Settings) -> flask.Flask:
@@ -32,7 +23,7 @@ def create_server(settings: Settings) -> flask.Flask:
     server = flask.Flask("ybb_export_studio", root_path=str(ROOT))
     server.config["YBB_SETTINGS"] = settings
     server.secret_key = settings.secret_key
-    server.add_url_rule("/health", "health", _health, methods=["GET"])
+    register_health(server)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return server
 
@@ -40,7 +31,7 @@ def create_server(settings: Settings) -> flask.Flask:
 def create_app(settings: Settings | None = None) -> dash.Dash:
     """Build the whole app. `settings` defaults to the environment's."""
     settings = settings or Settings.from_env()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    configure_logging(settings.log_level, settings.log_format)
     server = create_server(settings)
     register_api(server, settings)
     init_auth(server, settings)  # UI login (YBB_UI_USERS); /api and /health untouched

@@ -7,7 +7,9 @@ import glob
 import json
 import os
 import platform
+import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterable
 
@@ -35,7 +37,10 @@ graceful_timeout = 30
 keepalive = 5
 max_requests = 1000
 max_requests_jitter = 100
-accesslog = "-"
+# With YBB_LOG_FORMAT=json the app writes one JSON line per request itself (app/api/hooks.py),
+# so gunicorn's text access line would only say the same thing a second time.
+_json_logs = os.environ.get("YBB_LOG_FORMAT", "").strip().lower() == "json"
+accesslog = None if _json_logs else "-"
 # The path without its query string: signed download links carry their signature there, and a
 # link in a log is a credential until it expires. No Referer either (it may hold such a link).
 logger_class = SafeAccessLogger
@@ -175,9 +180,52 @@ def drop_cached_pages(paths: Iterable[str]) -> list[str]:
 
 
 def on_starting(server):  # type: ignore[no-untyped-def]
-    """The master, before it forks the first worker: polars' cached pages dropped (above)."""
+    """The master, before it forks the first worker: polars' cached pages dropped (above), and
+    the metrics directory made ready (below)."""
     dropped = drop_cached_pages(polars_libraries())
     server.log.info("cached pages dropped: %s", ", ".join(dropped) or "none")
+    path, _ = prepare_metrics_dir()
+    server.log.info("metrics of all workers in %s", path)
+
+
+# --- Prometheus metrics of all workers ---------------------------------------------------------
+# Each worker writes its metric values to files in PROMETHEUS_MULTIPROC_DIR; a scrape of any
+# worker adds up all of them (app/metrics.py). The master makes the directory ready before the
+# first fork (the workers inherit the variable): the operator's, emptied of a previous run's
+# files (they would be added to this run's), or a fresh one of its own, removed at exit. A
+# worker that ends has its live gauges (exports in flight, queued jobs) dropped; its counters
+# stay, so that totals never go down when gunicorn replaces a worker (max_requests).
+
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_OWN_METRICS_DIR: list[str] = []
+
+
+def prepare_metrics_dir() -> tuple[str, bool]:
+    """The metrics directory, ready and empty, exported to the environment; True if this
+    process created it (then `on_exit` removes it)."""
+    configured = os.environ.get(METRICS_DIR_ENV, "").strip()
+    if configured:
+        os.makedirs(configured, exist_ok=True)
+        for stale in glob.glob(os.path.join(configured, "*.db")):
+            os.unlink(stale)
+        return configured, False
+    path = tempfile.mkdtemp(prefix="ybb-metrics-")
+    os.environ[METRICS_DIR_ENV] = path
+    _OWN_METRICS_DIR.append(path)
+    return path, True
+
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    """The master, when a worker has ended: that worker's live gauges dropped (above)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):  # type: ignore[no-untyped-def]
+    """The master, at shutdown: the metrics directory removed if it was its own."""
+    for path in _OWN_METRICS_DIR:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 # --- Errors gunicorn answers itself ------------------------------------------------------------

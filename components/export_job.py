@@ -32,6 +32,7 @@ from typing import IO, Any
 
 from components import runtime
 from export_core.errors import ExportError, NotFound
+from export_core.logs import REQUEST_ID, configure_logging, current_request_id
 from export_core.model import ExportOptions
 from export_core.settings import Settings
 
@@ -75,11 +76,18 @@ def record_summary(record: Any) -> dict[str, Any]:
 
 
 def _worker(
-    settings: Settings, key: str, options: ExportOptions, export_id: str | None, out: Any
+    settings: Settings,
+    key: str,
+    options: ExportOptions,
+    export_id: str | None,
+    out: Any,
+    request_id: str | None = None,
 ) -> None:
     """Runs in the export process (`python -m components.export_job`): load the frame, run
-    the export, report back on `out`."""
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    the export, report back on `out`. Its log lines carry `request_id` (the request that
+    started the export)."""
+    configure_logging(settings.log_level, settings.log_format)
+    REQUEST_ID.set(request_id)
     runtime.configure(settings)
     try:
         frame = runtime.get_upload_cache().get_frame(key)
@@ -94,6 +102,12 @@ def _worker(
             frame,
             options,
             progress=lambda done, total: out.put(("progress", done, total)),
+        )
+        log.info(
+            "event=export_done export_id=%s records=%d",
+            record.export_id,
+            record.record_count,
+            extra={"fields": {"export_id": record.export_id, "records": record.record_count}},
         )
         out.put(("done", record_summary(record)))
     except ExportError as exc:
@@ -131,8 +145,8 @@ def _child_main() -> None:
     _die_with_parent(int(sys.argv[1]))
     messages = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
-    settings, key, options, export_id = pickle.load(sys.stdin.buffer)
-    _worker(settings, key, options, export_id, _Lines(messages))
+    settings, key, options, export_id, request_id = pickle.load(sys.stdin.buffer)
+    _worker(settings, key, options, export_id, _Lines(messages), request_id)
 
 
 def run_isolated(
@@ -142,10 +156,13 @@ def run_isolated(
     on_progress: Callable[[int, int], None],
     on_started: Callable[[str], None] | None = None,
     export_id: str | None = None,
+    request_id: str | None = None,
 ) -> tuple[Any, ...]:
     """Run the export in a fresh process, recorded under `export_id` if given (else a new id);
-    `on_started` gets the id once the record exists. Returns ("done", summary), ("error",
-    class name, message, retry_after) or ("crash", log reference)."""
+    `on_started` gets the id once the record exists; the process logs under `request_id`
+    (default: this one's). Returns ("done", summary), ("error", class name, message,
+    retry_after) or ("crash", log reference)."""
+    request_id = request_id or current_request_id()
     process = subprocess.Popen(
         [sys.executable, "-m", "components.export_job", str(os.getpid())],
         cwd=ROOT,
@@ -158,7 +175,8 @@ def run_isolated(
     outcome: tuple[Any, ...] | None = None
     try:
         with process.stdin:
-            process.stdin.buffer.write(pickle.dumps((settings, key, options, export_id)))
+            request = (settings, key, options, export_id, request_id)
+            process.stdin.buffer.write(pickle.dumps(request))
         for line in process.stdout:
             try:
                 message = json.loads(line)

@@ -12,12 +12,16 @@ from typing import Any
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html
+from dash.exceptions import MissingCallbackContextException
 
+from app.api.hooks import REQUEST_ID_RE
+from app.metrics import measure_export
 from components import export_job, runtime
 from components import options as opt
 from components import preview as pv
 from components.feedback import alert
 from components.result import result_card
+from export_core.logs import REQUEST_ID
 from export_core.store import CANCELLED
 
 log = logging.getLogger("ybb.ui.export")
@@ -177,15 +181,30 @@ def run_export(
     def progress(done: int, total: int) -> None:
         set_progress((done, max(total, 1), f"{done} of {total} files written"))
 
-    outcome = export_job.run_isolated(
-        runtime.get_settings(), state["key"], options, progress, started, export_id
-    )
+    REQUEST_ID.set(_request_id_of_callback())
+    with measure_export(options, "ui") as measure:
+        outcome = export_job.run_isolated(
+            runtime.get_settings(), state["key"], options, progress, started, export_id
+        )
+        if outcome[0] == "done":
+            measure.record = outcome[1]
     if outcome[0] == "error" and (
         (begun and export_job.was_removed(begun[0]))  # removed under it: its error is moot
         or (not begun and outcome[2] == CANCELLED)  # cancelled first: the store refused the id
     ):
         return cancelled_view()
     return outcome_view(outcome)
+
+
+def _request_id_of_callback() -> str | None:
+    """The X-Request-ID of the request that started this background callback (app/api/hooks
+    puts the id in force among the request's headers; Dash hands those to the job)."""
+    try:
+        headers = dash.callback_context.headers or {}
+    except MissingCallbackContextException:  # called outside a callback: no request
+        return None
+    found = {k.lower(): v for k, v in headers.items()}.get("x-request-id")
+    return found if isinstance(found, str) and REQUEST_ID_RE.match(found) else None
 
 
 def register_callbacks(app: dash.Dash) -> None:

@@ -10,7 +10,13 @@ NAVBAR = "navbar"
 SIGNED_IN_AS = "nav-signed-in-as"
 LOGOUT_FORM = "logout-form"
 LOGOUT_BUTTON = "logout-button"
-NAV_LINKS = [("Export", "/"), ("History", "/exports"), ("Templates", "/templates"), ("API", "/api")]
+NAV_LINKS = [
+    ("Export", "/"),
+    ("History", "/exports"),
+    ("Templates", "/templates"),
+    ("API", "/api"),
+    ("System", "/system"),
+]
 
 
 def account_menu(user: str, csrf: str) -> html.Form:

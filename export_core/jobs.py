@@ -6,6 +6,7 @@ pool is never inherited across fork). A Celery/RQ runner can replace it by imple
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import threading
@@ -41,14 +42,16 @@ class ThreadJobRunner:
             return self._executor
 
     def submit(self, job: Callable[[], object], *, name: str) -> None:
-        """Queue `job`; an exception it raises is logged (the store already recorded it)."""
+        """Queue `job`; an exception it raises is logged (the store already recorded it).
+        The job runs in a copy of the caller's context, so it logs the caller's request id."""
 
         def done(future: Future[object]) -> None:
             exc = future.exception()
             if exc is not None:
                 log.info("event=job_failed job=%s error=%s", name, type(exc).__name__)
 
-        self._pool().submit(job).add_done_callback(done)
+        context = contextvars.copy_context()
+        self._pool().submit(context.run, job).add_done_callback(done)
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop accepting jobs and (optionally) wait for the running ones."""

@@ -47,6 +47,14 @@ def _bool(env: dict[str, str], name: str) -> bool:
     raise ValueError(f"{name} must be 1 or 0, got {raw!r}")
 
 
+def _choice(env: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (the first is the default when unset)."""
+    raw = env.get(name, "").strip().lower() or choices[0]
+    if raw not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
 def _secret_key(data_dir: Path, configured: str) -> str:
     """The configured secret, else one generated once and kept in the data dir, so that every
     worker (and every restart) agrees on it."""
@@ -102,6 +110,9 @@ class Settings:
     s3_access_key_id: str = field(default="", repr=False)  # "" = boto3's default chain
     s3_secret_access_key: str = field(default="", repr=False)
     s3_presigned_downloads: bool = False  # redirect downloads to presigned S3 URLs
+    log_format: str = "text"  # "text" or "json" (one JSON object per line, on stdout)
+    metrics_token: str = field(default="", repr=False)  # for /metrics; "" = the API key's rule
+    health_min_free_mb: int = 1024  # /health?detail=1 is 503 below this much free disk
 
     @property
     def exports_dir(self) -> Path:
@@ -144,6 +155,9 @@ class Settings:
             secure_cookies=_bool(e, "YBB_SECURE_COOKIES"),
             log_level=e.get("YBB_LOG_LEVEL", "INFO").strip().upper() or "INFO",
             **_scale_out(e),
+            log_format=_choice(e, "YBB_LOG_FORMAT", ("text", "json")),
+            metrics_token=e.get("YBB_METRICS_TOKEN", "").strip(),
+            health_min_free_mb=_int(e, "YBB_HEALTH_MIN_FREE_MB", 1024),
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import flask
 from werkzeug.exceptions import HTTPException
 
+from app.metrics import observe_cleanup, register_metrics
 from export_core.catalog import get_catalog
 from export_core.jobs import ThreadJobRunner
 from export_core.settings import Settings
@@ -25,7 +26,10 @@ def register_api(server: flask.Flask, settings: Settings) -> None:
     """Attach the API blueprint, error handlers and request hooks to `server`."""
     store = open_store(settings)  # an unknown YBB_STORE fails here, at start-up
     scheduler = CleanupScheduler(
-        store, settings.data_dir / CLEANUP_LOCK_NAME, settings.cleanup_interval_seconds
+        store,
+        settings.data_dir / CLEANUP_LOCK_NAME,
+        settings.cleanup_interval_seconds,
+        observe=observe_cleanup,
     )
     server.extensions[EXTENSION] = ApiContext(
         settings=settings,
@@ -41,3 +45,4 @@ def register_api(server: flask.Flask, settings: Settings) -> None:
     server.register_blueprint(meta_bp)
     server.register_error_handler(HTTPException, handle_http_exception)
     install_hooks(server, settings, scheduler.ensure_started)
+    register_metrics(server)

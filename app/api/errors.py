@@ -7,7 +7,9 @@ import errno
 import json
 import logging
 import re
+import sqlite3
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import flask
 import orjson
 from werkzeug.exceptions import HTTPException
 
+from app import metrics
 from export_core.errors import (
     BatchNotFound,
     Busy,
@@ -123,6 +126,10 @@ def export_error_response(exc: ExportError) -> flask.Response:
         status = 507
     message = exc.message if status < 500 else f"Export failed: {exc.message}"
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Busy) else None
+    if isinstance(exc, Busy):
+        metrics.REJECTED.labels("busy").inc()
+    if isinstance(exc, StorageError):
+        metrics.STORE_ERRORS.labels("out_of_space" if status == 507 else "storage").inc()
     if status >= 500:
         log.error("event=export_error request_id=%s error=%s", _request_id(), exc.error_code)
     return error_response(status, message, exc.error_code, exc.details or None, headers)
@@ -157,6 +164,8 @@ def unexpected_error_response(exc: Exception) -> flask.Response:
         _exception_chain(exc),
         _frames(exc),
     )
+    if any(isinstance(e, sqlite3.Error) for e in _chain(exc)):
+        metrics.STORE_ERRORS.labels("database").inc()
     reason = (str(exc).splitlines() or [""])[0][:120] or type(exc).__name__
     return error_response(500, f"Export failed: {reason}", "INTERNAL_ERROR")
 
@@ -164,13 +173,17 @@ def unexpected_error_response(exc: Exception) -> flask.Response:
 def _exception_chain(exc: BaseException) -> str:
     """Type names of `exc` and its causes - never their messages, which may quote record
     contents (polars and orjson put the offending value in theirs)."""
-    names, seen = [], set()
+    return "<-".join(type(e).__qualname__ for e in _chain(exc))
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc` and its causes (or contexts), each once."""
+    seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        names.append(type(current).__qualname__)
+        yield current
         current = current.__cause__ or current.__context__
-    return "<-".join(names)
 
 
 def _frames(exc: BaseException) -> str:

@@ -12,6 +12,8 @@ import uuid
 
 import flask
 
+from app import metrics
+from export_core.logs import REQUEST_ID
 from export_core.settings import Settings
 
 from .errors import error_response, is_api_path
@@ -77,6 +79,10 @@ def install_hooks(server: flask.Flask, settings: Settings, on_first_request: obj
         flask.g.started = time.perf_counter()
         given = flask.request.headers.get("X-Request-ID", "")
         flask.g.request_id = given if REQUEST_ID_RE.match(given) else uuid.uuid4().hex
+        REQUEST_ID.set(flask.g.request_id)
+        # Whatever reads the request's headers later sees the id in force (Dash hands them to
+        # a background callback's job: components/export_run carries it to the export process).
+        flask.request.environ["HTTP_X_REQUEST_ID"] = flask.g.request_id
         if callable(on_first_request):
             on_first_request()
         path = flask.request.path
@@ -85,6 +91,10 @@ def install_hooks(server: flask.Flask, settings: Settings, on_first_request: obj
         if flask.request.method == "OPTIONS":
             return flask.Response(status=204)
         return _authorise(settings, path)
+
+    @server.teardown_request
+    def _forget_request_id(_exc: BaseException | None) -> None:
+        REQUEST_ID.set(None)  # the thread serves other requests next
 
     @server.after_request
     def _finish(resp: flask.Response) -> flask.Response:
@@ -95,17 +105,37 @@ def install_hooks(server: flask.Flask, settings: Settings, on_first_request: obj
         if is_api_path(flask.request.path):
             _cors(resp, settings)
             _security_headers(resp)
-        started = flask.g.get("started", time.perf_counter())
-        log.info(
-            "method=%s path=%s status=%d duration_ms=%.1f request_id=%s export_id=%s",
-            flask.request.method,
-            log_safe(flask.request.path),
-            resp.status_code,
-            (time.perf_counter() - started) * 1000,
-            request_id,
-            flask.g.get("export_id") or "-",
-        )
+        _log_request(resp, request_id)
         return resp
+
+
+def _log_request(resp: flask.Response, request_id: str) -> None:
+    """The request's line in the log (text or JSON, export_core.logs) and its metrics."""
+    req = flask.request
+    seconds = time.perf_counter() - flask.g.get("started", time.perf_counter())
+    route = req.url_rule.rule if req.url_rule is not None else "<unmatched>"
+    metrics.observe_request(route, req.method, resp.status_code, seconds)
+    fields = {
+        "event": "request",
+        "method": req.method,
+        "route": route,
+        "path": log_safe(req.path),
+        "status": resp.status_code,
+        "duration_ms": round(seconds * 1000, 1),
+        "export_id": flask.g.get("export_id"),
+        "records": flask.g.get("record_count"),
+        "bytes": resp.content_length,
+    }
+    log.info(
+        "method=%s path=%s status=%d duration_ms=%.1f request_id=%s export_id=%s",
+        req.method,
+        fields["path"],
+        resp.status_code,
+        seconds * 1000,
+        request_id,
+        fields["export_id"] or "-",
+        extra={"fields": fields, "request_id": request_id},
+    )
 
 
 def _authorise(settings: Settings, path: str) -> flask.Response | None:

@@ -209,7 +209,19 @@ def _other_ops(catalog: Catalog) -> dict[str, Any]:
         "schema": {"type": "string", "enum": list(catalog.types)},
     }
     return {
-        "/health": {"get": _op("Service health", {"200": _ok("Health", "Healthy.")})},
+        "/health": {
+            "get": _op(
+                "Service health (with detail=1: every dependency checked, see /health/ready)",
+                {"200": _ok("Health", "Healthy."), **_errors(400, 503)},
+                parameters=[{"name": "detail", "in": "query", "schema": {"enum": ["0", "1"]}}],
+            )
+        },
+        "/health/ready": {
+            "get": _op(
+                "Readiness: store, files, disk, Redis/Celery checked; versions and uptime",
+                {"200": _ok("Health", "Ready."), **_errors(503)},
+            )
+        },
         "/api/ybb/export/{export_id}": {
             "delete": _op(
                 "Delete an export",

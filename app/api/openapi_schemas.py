@@ -20,6 +20,7 @@ ERROR_TEXT = {
     431: "Too many or too large request headers; answered by gunicorn.",
     500: "Export failed (message says why; no traceback). Retrying may succeed.",
     507: "Export failed: the data directory is full. Retrying later may succeed.",
+    503: "Not ready: the message names the failing checks; `details` holds the whole report.",
 }
 
 STR = {"type": "string"}

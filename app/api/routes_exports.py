@@ -10,6 +10,7 @@ import flask
 import orjson
 from werkzeug.exceptions import MethodNotAllowed
 
+from app.metrics import QUEUED, measure_export, observe_cleanup
 from export_core import plan
 from export_core.errors import BatchNotFound, ExportError, NoDataError, NotFound, ValidationError
 from export_core.store import FileSelector, StoredResponse
@@ -100,14 +101,22 @@ def _create(ctx: ApiContext, export_type: str, body: ExportBody) -> flask.Respon
     template = ctx.catalog.template(export_type, req.options.template)
     strategy = plan.plan_export(frame.height, template, req.options, ctx.catalog.limits).strategy
     record = ctx.store.begin(req.options, frame.height, strategy=strategy)
-    flask.g.export_id = record.export_id
+    flask.g.export_id, flask.g.record_count = record.export_id, frame.height
     if req.is_async:
         store, options, export_id = ctx.store, req.options, record.export_id
-        ctx.jobs.submit(lambda: store.finish(export_id, frame, options), name=export_id)
+
+        def job() -> None:
+            QUEUED.dec()
+            with measure_export(options, "api") as measure:
+                measure.record = store.finish(export_id, frame, options)
+
+        QUEUED.inc()
+        ctx.jobs.submit(job, name=export_id)
         resp = json_response(accepted_payload(record), 202)
         resp.headers["Location"] = f"/api/ybb/export/{export_id}/status"
         return resp
-    record = ctx.store.finish(record.export_id, frame, req.options)
+    with measure_export(req.options, "api") as measure:
+        record = measure.record = ctx.store.finish(record.export_id, frame, req.options)
     return json_response(export_payload(record))
 
 
@@ -188,5 +197,6 @@ def list_exports() -> flask.Response:
 def cleanup() -> flask.Response:
     """Remove expired exports now (waits for nothing: 0 if another worker is cleaning)."""
     ctx = api_context()
-    removed = cleanup_if_free(ctx.store, ctx.scheduler.lock_path) or 0
-    return json_response({"status": "success", "data": {"removed": removed}})
+    removed = cleanup_if_free(ctx.store, ctx.scheduler.lock_path)
+    observe_cleanup(removed)
+    return json_response({"status": "success", "data": {"removed": removed or 0}})

@@ -10,7 +10,10 @@ import flask
 from .users import UiUsers
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-PUBLIC_PATHS = frozenset({"/login", "/logout", "/health", "/_favicon.ico", "/favicon.ico"})
+# /health/ready and /metrics have their own token rule (app/metrics.token_refusal).
+PUBLIC_PATHS = frozenset(
+    {"/login", "/logout", "/health", "/health/ready", "/metrics", "/_favicon.ico", "/favicon.ico"}
+)
 PUBLIC_PREFIXES = ("/assets/",)  # CSS, logo, clientside JS: no data in them
 XHR_PREFIXES = ("/_dash-", "/_reload-hash", "/_alive")
 LOGIN_HEADER = "X-YBB-Login"  # tells assets/ybb.js to send the browser to the login page

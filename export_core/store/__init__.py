@@ -136,14 +136,14 @@ class ExportStore(Protocol):
         """Forget a claimed key (the request failed in a way a retry may fix)."""
         ...
 
-    # --- additions: readiness probes (/health?detail=1) ---
+    # --- additions: readiness probes (/health?detail=1); each raises on failure ---
 
     def probe_metadata(self) -> None:
-        """Read from the metadata database; raise StorageError saying what failed."""
+        """Read from and write to the metadata store (a write that leaves nothing behind)."""
         ...
 
     def probe_files(self) -> None:
-        """Write, read back and delete a small probe file or object; raise StorageError."""
+        """Write a small probe file where export files go, read it back, delete it."""
         ...
 
 

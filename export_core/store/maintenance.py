@@ -49,8 +49,17 @@ def cleanup_if_free(store: ExportStore, lock_path: Path) -> int | None:
 class CleanupScheduler:
     """A daemon thread per process calling `cleanup_if_free` every `interval` seconds."""
 
-    def __init__(self, store: ExportStore, lock_path: Path, interval: float) -> None:
+    def __init__(
+        self,
+        store: ExportStore,
+        lock_path: Path,
+        interval: float,
+        observe: Callable[[int | None, bool], None] | None = None,
+    ) -> None:
+        """`observe(removed, failed)` hears of every round (metrics): removed is None when
+        another process was cleaning."""
         self.store = store
+        self.observe = observe
         self.lock_path = lock_path
         self.interval = interval
         self._pid: int | None = None
@@ -67,6 +76,7 @@ class CleanupScheduler:
 
     def _loop(self) -> None:
         while True:
+            removed, failed = None, False
             try:
                 removed = cleanup_if_free(self.store, self.lock_path)
                 if removed:
@@ -74,5 +84,8 @@ class CleanupScheduler:
             except StoreClosed:
                 return
             except Exception:  # a failed round must not kill the thread; the next one retries
+                failed = True
                 log.exception("event=cleanup_failed pid=%d", os.getpid())
+            if self.observe is not None:
+                self.observe(removed, failed)
             time.sleep(self.interval)

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from ..errors import StorageError
 from ..settings import Settings
 from .files import FileArea, LocalFiles
 from .migrations import migrate
@@ -43,6 +44,13 @@ class PostgresStore(SQLiteStore):
         migrate(settings.database_url)  # at start-up, so a broken DATABASE_URL stops it here
         super().__init__(settings, clock=clock, db=db, files=file_area(settings))
         self.pg = db
+
+    def probe_metadata(self) -> None:
+        """See ExportStore.probe_metadata: a query through the pool."""
+        try:
+            self.db.read_all("SELECT COUNT(*) FROM exports WHERE export_id = ?", ("probe",))
+        except Exception as exc:  # psycopg / pool errors
+            raise StorageError(f"Export metadata: {type(exc).__name__}: {exc}"[:300]) from exc
 
     @contextmanager
     def cleanup_lock(self) -> Iterator[bool]:

@@ -36,6 +36,7 @@ from .db import (
 from .files import MEDIA_TYPES, FileArea, LocalFiles, choose_file, remove_scratch
 from .idempotency import IdempotencyKeys
 from .leases import Leases
+from .probes import probe_sqlite
 
 if TYPE_CHECKING:
     from .db import AnyDatabase
@@ -382,17 +383,17 @@ class SQLiteStore:
         """See ExportStore.release_idempotency_key."""
         self.keys.release(key)
 
-    # ---------------------------------------------------------------- readiness
+    # ---------------------------------------------------------------- readiness probes
 
     def probe_metadata(self) -> None:
-        """See ExportStore.probe_metadata."""
+        """See ExportStore.probe_metadata (probes.probe_sqlite: a connection of its own)."""
         try:
-            self.db.read_all("SELECT COUNT(*) FROM exports WHERE export_id = ?", ("probe",))
-        except Exception as exc:  # sqlite3 / psycopg errors alike
+            probe_sqlite(self.db)  # type: ignore[arg-type]  # PostgresStore overrides this
+        except Exception as exc:  # sqlite3 errors: a missing, replaced or corrupted file
             raise StorageError(f"Export metadata: {type(exc).__name__}: {exc}"[:300]) from exc
 
     def probe_files(self) -> None:
-        """See ExportStore.probe_files."""
+        """See ExportStore.probe_files (the file area's own probe: local dir or bucket)."""
         self.files.probe()
 
     # ---------------------------------------------------------------- per-process plumbing

@@ -4,6 +4,7 @@ the request succeeds, fails validation or fails unexpectedly."""
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from pathlib import Path
@@ -85,10 +86,14 @@ def test_app_logs_hold_no_record_contents_or_key(
 
 @pytest.mark.live
 @pytest.mark.slow
-def test_live_server_output_holds_no_record_contents_or_key(tmp_path: Path) -> None:
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_live_server_output_holds_no_record_contents_or_key(
+    tmp_path: Path, log_format: str
+) -> None:
     marker = f"MARK{uuid.uuid4().hex[:12]}"
     key = f"KEY{marker}"
-    with LiveServer(tmp_path / "data", workers=2, YBB_API_KEY=key, YBB_LOG_LEVEL="debug") as live:
+    env = {"YBB_API_KEY": key, "YBB_LOG_LEVEL": "debug", "YBB_LOG_FORMAT": log_format}
+    with LiveServer(tmp_path / "data", workers=2, **env) as live:
 
         def send(method: str, path: str, **kwargs: Any) -> Any:
             return requests.request(method, live.url + path, timeout=60, **kwargs)
@@ -97,3 +102,8 @@ def test_live_server_output_holds_no_record_contents_or_key(tmp_path: Path) -> N
     output = live.log_path.read_text(encoding="utf-8", errors="replace")
     assert "signed-links" in output  # the log is there, and it is the one of this server
     assert marker not in output and key not in output and signature not in output
+    if log_format == "json":  # and it is JSON: every request's line parses
+        lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+        requests_logged = [line for line in lines if line.get("event") == "request"]
+        assert any("signed-links" in line["path"] for line in requests_logged)
+        assert all(line["status"] >= 200 and line["request_id"] for line in requests_logged)
