@@ -104,7 +104,10 @@ def layout() -> dbc.Card:
                         className="d-none mb-2",
                     ),
                     html.Div(id=RESULT, **{"aria-live": "polite"}),
-                    dcc.Store(id=REQUESTED, data=None),
+                    # Not None: a memory Store mounted with None sets its data on mount, which
+                    # counted as a change and ran the export callback on every page load (it
+                    # said "Nothing to export yet" and, through `running`, enabled Export).
+                    dcc.Store(id=REQUESTED, data={}),
                     dcc.Store(id=RESULT_FOR, data=None),
                 ]
             ),
