@@ -52,6 +52,8 @@ def _choose(driver: Any, base: str, path: Path, timeout: float) -> dict[str, Any
     """Open the page, choose `path`, wait for the first grid cell or an alert; the marks in
     seconds after the file was chosen."""
     driver.get(base + "/")
+    driver.execute_script("sessionStorage.clear()")  # the page keeps the last data's summary
+    driver.get(base + "/")
     deadline = time.monotonic() + 30
     while not driver.find_elements(By.CSS_SELECTOR, "#data-upload input[type=file]"):
         if time.monotonic() > deadline:

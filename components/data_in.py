@@ -14,7 +14,7 @@ from components.data_load import load_bytes, too_large_message
 from components.feedback import alert, error_alert
 from components.samples import sample_json, sample_types
 from export_core.catalog import get_catalog
-from export_core.errors import ExportError, InputError
+from export_core.errors import InputError
 
 CARD = "data-card"  # a file dropped anywhere on this card is uploaded (assets/ybb_upload.js)
 UPLOAD = "data-upload"
@@ -187,7 +187,7 @@ def _summary_for(
     """The summary for what triggered the load (None: nothing to load); InputError when bad."""
     limit = runtime.get_settings().max_upload_bytes
     if trigger == UPLOAD_REQUEST and isinstance(upload_request, dict):
-        return _uploaded(upload_request, limit)
+        return upload_route.summary_from_answer(upload_request, limit)
     if trigger == PASTE_REQUEST and isinstance(upload_request, dict):
         if upload_request.get("too_large"):
             raise InputError(too_large_message(upload_request["too_large"], limit, "pasted text"))
@@ -201,29 +201,6 @@ def _summary_for(
             sample_json(sample_type).encode("utf-8"), "sample.json", f"the {sample_type} sample"
         )
     return None
-
-
-def _uploaded(request: dict[str, Any], limit: int) -> dict[str, Any]:
-    """The summary the upload route answered with, or its error raised again here, so that
-    every alert about the data is made by `load_data` (assets/ybb_upload.js sends the answer)."""
-    name = str(request.get("filename") or "upload")
-    if request.get("too_large"):  # refused in the browser before sending
-        raise InputError(too_large_message(int(request["too_large"]), limit, f"file {name}"))
-    summary = request.get("summary")
-    if isinstance(summary, dict) and isinstance(summary.get("key"), str):
-        return summary
-    error = request.get("error") if isinstance(request.get("error"), dict) else {}
-    message = str(error.get("message") or "The upload failed. Try again.")
-    details = error.get("details") if isinstance(error.get("details"), dict) else {}
-    if error.get("error_code") == "UPLOAD_FAILED":
-        reference = details.get("reference", "")
-        raise ExportError(f"{message} The error was logged with reference {reference}.")
-    if error.get("error_code") in ("NETWORK", "UPLOAD_REFUSED"):
-        raise ExportError(message)
-    where = {
-        k: details[k] for k in ("line", "row", "column") if isinstance(details.get(k), int | str)
-    }
-    raise InputError(message, **where)
 
 
 def _subject(trigger: str | None, request: Any) -> str:

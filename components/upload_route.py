@@ -22,11 +22,12 @@ from typing import Any
 from urllib.parse import unquote
 
 import flask
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.api.errors import error_response
 from components import runtime
 from components.data_load import load_file, too_large_message
-from export_core.errors import InputError
+from export_core.errors import ExportError, InputError
 
 log = logging.getLogger("ybb.ui.upload")
 UPLOAD_PATH = "/ui/upload"
@@ -91,10 +92,14 @@ def upload() -> flask.Response:
     name = safe_filename(request.headers.get(FILENAME_HEADER))
     if request.content_length is not None and request.content_length > limit:
         return _refuse_too_large(request.content_length, name, limit)
+    # The app-wide MAX_CONTENT_LENGTH is the REST API's YBB_MAX_BODY_MB; uploads have their own.
+    request.max_content_length = limit
     try:
         path = save_body(request.stream, settings.cache_dir / "incoming", limit)
     except TooLarge as exc:
         return _refuse_too_large(exc.size, name, limit)
+    except RequestEntityTooLarge:  # werkzeug's own cut-off of a body without a length
+        return _refuse_too_large(limit + 1, name, limit)
     try:
         summary = load_file(path, name, f"file {name}")
     except InputError as exc:
@@ -110,6 +115,30 @@ def upload() -> flask.Response:
     resp = flask.jsonify(status="success", data=summary)
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+def summary_from_answer(request: dict[str, Any], limit: int) -> dict[str, Any]:
+    """The summary the upload route answered with (assets/ybb_upload.js hands the answer to the
+    page), or its error raised again, so that every alert about data is made by
+    `data_in.load_data`."""
+    name = str(request.get("filename") or "upload")
+    if request.get("too_large"):  # refused in the browser before sending
+        raise InputError(too_large_message(int(request["too_large"]), limit, f"file {name}"))
+    summary = request.get("summary")
+    if isinstance(summary, dict) and isinstance(summary.get("key"), str):
+        return summary
+    error = request.get("error") if isinstance(request.get("error"), dict) else {}
+    message = str(error.get("message") or "The upload failed. Try again.")
+    details = error.get("details") if isinstance(error.get("details"), dict) else {}
+    if error.get("error_code") == "UPLOAD_FAILED":
+        reference = details.get("reference", "")
+        raise ExportError(f"{message} The error was logged with reference {reference}.")
+    if error.get("error_code") in ("NETWORK", "UPLOAD_REFUSED"):
+        raise ExportError(message)
+    where = {
+        k: details[k] for k in ("line", "row", "column") if isinstance(details.get(k), int | str)
+    }
+    raise InputError(message, **where)
 
 
 def register(server: flask.Flask) -> None:

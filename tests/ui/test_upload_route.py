@@ -94,6 +94,15 @@ def test_over_the_limit_is_refused_before_reading(client: FlaskClient) -> None:
     assert _incoming(runtime.get_settings()) == []
 
 
+def test_the_upload_limit_is_its_own_not_the_api_body_limit(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, YBB_MAX_BODY_MB="1", YBB_MAX_UPLOAD_MB="3")
+    client = create_app(settings).server.test_client()
+    raw = b"id,name\n" + (b"1234567," + b"x" * 44 + b"\n") * 40_000  # 2.1 MB; API: 1 MB
+    resp = post_upload(client, "big.csv", raw)
+    assert resp.status_code == 200, resp.text[:300]
+    assert resp.json["data"]["rows"] == 40_000
+
+
 def test_a_body_without_length_is_cut_off_at_the_limit(tmp_path: Path) -> None:
     stream = io.BytesIO(b"x" * (3 * upload_route.CHUNK_BYTES))
     with pytest.raises(upload_route.TooLarge) as raised:
