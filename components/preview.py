@@ -28,6 +28,7 @@ GRID = "preview-grid"  # the container; the grid inside has a pattern-matching i
 GRID_TYPE = "preview-grid-instance"
 STATE = "preview-state"
 PLAN = "preview-plan"
+WARMUP = "preview-grid-warmup"
 ALERT = "preview-alert"
 PAGE_SIZE = 100
 EXPIRED = "The loaded data has expired from the server's cache. Load it again."
@@ -72,6 +73,14 @@ def layout() -> dbc.Card:
                     html.Div(id=ALERT, **{"aria-live": "polite"}),
                     html.P(id=PLAN, className="plan-line mb-2", children="Nothing to preview yet."),
                     dcc.Store(id=STATE),
+                    # An empty, hidden grid mounted with the page makes the browser fetch and
+                    # compile AG Grid's lazily loaded code (870 KB) before data arrives; the
+                    # first real grid then mounts at once (~0.25 s sooner, headless Chromium).
+                    html.Div(
+                        dag.AgGrid(id=WARMUP, columnDefs=[], rowData=[]),
+                        hidden=True,
+                        **{"aria-hidden": "true"},
+                    ),
                     dbc.Row(
                         [
                             dbc.Col(

@@ -24,7 +24,6 @@ from urllib.parse import unquote
 import flask
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.api.errors import error_response
 from components import runtime
 from components.data_load import load_file, too_large_message
 from export_core.errors import ExportError, InputError
@@ -35,6 +34,14 @@ UPLOAD_HEADER = "X-YBB-Upload"
 FILENAME_HEADER = "X-YBB-Filename"  # URL-encoded by the browser
 CHUNK_BYTES = 1024 * 1024
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+def error_response(status: int, message: str, code: str, details: Any = None) -> flask.Response:
+    """The API's one error envelope (imported here, not at the top: importing `app` builds
+    the UI, which imports this module)."""
+    from app.api.errors import error_response as envelope
+
+    return envelope(status, message, code, details)
 
 
 class TooLarge(Exception):

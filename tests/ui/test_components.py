@@ -306,3 +306,14 @@ def test_the_celery_worker_entry_refuses_to_start_without_celery_configured(
     )
     assert run.returncode != 0
     assert "YBB_CELERY_BROKER_URL is not set" in run.stderr
+
+
+def test_a_stale_export_alert_goes_and_a_result_stays_with_its_data() -> None:
+    state = {"key": "k1", "type": "participants", "template": "standard"}
+    shown_alert = export_run.cancelled_view().to_plotly_json()
+    assert export_run.stale_result_update(state, shown_alert, "k1") is None
+    card = {"type": "Card", "namespace": "dash_bootstrap_components", "props": {}}
+    assert export_run.stale_result_update(state, card, "k1") is dash.no_update
+    assert export_run.stale_result_update({**state, "key": "k2"}, card, "k1") is None
+    assert export_run.stale_result_update(None, card, "k1") is None
+    assert export_run.stale_result_update(state, None, None) is dash.no_update
