@@ -232,8 +232,8 @@ def load_data(
 def release_large_inputs(
     trigger: str | None, request: Any, *, loaded: bool
 ) -> tuple[Any, Any, Any]:
-    """(upload request, paste request, paste text) to set after a load: the uploaded file's
-    data URL and the paste request's copy of the text are dropped once read, and a large paste
+    """(upload request, paste request, paste text) to set after a load: the upload route's
+    answer and the paste request's copy of the text are dropped once read, and a large paste
     is cleared from the text box after it loaded. Megabytes held in the page's state made every
     later callback of the page (grid paging, export) seconds slower."""
     mine = isinstance(request, dict)
