@@ -9,12 +9,14 @@
    the serving worker's peak RSS over its RSS before.
 
     .venv/bin/python -m benchmarks.bench_ui_upload [--rows 50000] [--runs 3] [--csv-mb 200]
+        [--old-root /tmp/old]   # the JSON runs also against another checkout, in turns
 
 Writes benchmarks/results/ui_upload.json. Not a test: it prints figures."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import statistics
 import tempfile
@@ -28,7 +30,7 @@ from selenium.webdriver.common.by import By
 
 from benchmarks.datagen import records
 from benchmarks.harness import save_json
-from benchmarks.live_server import WorkerMemoryWatch, live_server
+from benchmarks.live_server import ROOT, WorkerMemoryWatch, live_server
 from tests.ui.conftest import pytest_setup_options
 
 RESULTS = Path(__file__).resolve().parent / "results" / "ui_upload.json"
@@ -96,16 +98,33 @@ def _big_csv_run(driver: Any, path: Path, data: Path, **env: str) -> dict[str, A
     return {"env": env, **marks, "worker_rss_growth_mb": round(grown / 2**20, 1)}
 
 
-def run(rows: int, runs: int, csv_mb: int) -> dict[str, Any]:
+def _side_by_side(driver: Any, upload: Path, work: Path, runs: int, old: Path | None) -> Any:
+    """The JSON runs against this checkout and, when `old` is given, against that checkout
+    (e.g. `git archive 8e3b036 | tar -x -C /tmp/old`) in turns, so both see the same load."""
+    roots = {"this": ROOT, **({"old": old} if old else {})}
+    timings: dict[str, list[dict[str, Any]]] = {name: [] for name in roots}
+    with contextlib.ExitStack() as stack:
+        bases = {
+            name: stack.enter_context(live_server(work / f"data-{name}", workers=2, root=root))[0]
+            for name, root in roots.items()
+        }
+        for base in bases.values():
+            _choose(driver, base, upload, timeout=60)  # warm the page and a worker
+        for _ in range(runs):
+            for name, base in bases.items():
+                timings[name].append(_choose(driver, base, upload, timeout=60))
+    return timings
+
+
+def run(rows: int, runs: int, csv_mb: int, old: Path | None = None) -> dict[str, Any]:
     """All the figures (see the module docstring)."""
     work = Path(tempfile.mkdtemp(prefix="ybb-bench-upload-"))
     driver = webdriver.Chrome(options=pytest_setup_options())
     try:
         upload = work / "participants.json"
         upload.write_bytes(orjson.dumps(records("participants", rows, seed=7)))
-        with live_server(work / "data-json", workers=2) as (base, _):
-            _choose(driver, base, upload, timeout=60)  # warm both the page and a worker
-            timings = [_choose(driver, base, upload, timeout=60) for _ in range(runs)]
+        both = _side_by_side(driver, upload, work, runs, old)
+        timings = both["this"]
         big = work / "big.csv"
         big_rows = _write_csv(big, csv_mb)
         limits = {"YBB_MAX_UPLOAD_MB": str(csv_mb + 50)}
@@ -117,7 +136,9 @@ def run(rows: int, runs: int, csv_mb: int) -> dict[str, Any]:
     finally:
         driver.quit()
     first = [t["first_cell"] for t in timings]
+    old_first = [t["first_cell"] for t in both.get("old", [])]
     return {
+        "old_checkout_first_grid_page_s": old_first or None,
         "json_rows": rows,
         "json_mb": round(upload.stat().st_size / 2**20, 1),
         "first_grid_page_s": {"median": statistics.median(first), "all": first},
@@ -134,8 +155,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--csv-mb", type=int, default=200)
+    parser.add_argument("--old-root", type=Path, help="a checkout to compare the JSON runs with")
     args = parser.parse_args(argv)
-    result = run(args.rows, args.runs, args.csv_mb)
+    result = run(args.rows, args.runs, args.csv_mb, args.old_root)
     print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
     save_json(RESULTS, result)
     return result
