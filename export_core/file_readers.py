@@ -22,10 +22,6 @@ WHOLE_FILE_BYTES = 16 * 1024 * 1024  # below this, read_any on the bytes (exact 
 BATCH_RECORDS = 20_000  # Python lists for this many records at a time, then a polars frame
 
 
-class TooManyRecords(InputError):
-    """The file holds more records than one export may have (raised while reading)."""
-
-
 def _extension(filename: str | None) -> str:
     name = (filename or "").rsplit("/", 1)[-1]
     return "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
@@ -56,7 +52,7 @@ def _batch(names: list[str], rows: list[list[str]]) -> pl.DataFrame:
 
 
 def read_csv_file(path: Path, max_records: int) -> pl.DataFrame:
-    """A CSV file (UTF-8, BOM or not; comma, semicolon or tab), read in batches; TooManyRecords
+    """A CSV file (UTF-8, BOM or not; comma, semicolon or tab), read in batches; InputError
     as soon as record `max_records + 1` is read. Errors name the line like `read_csv`."""
     with path.open("r", encoding="utf-8-sig", newline="") as text:
         try:
@@ -88,7 +84,7 @@ def _read_batches(reader: Any, max_records: int) -> pl.DataFrame:
     rows: list[list[str]] = []
     for count, row in enumerate(records, start=1):
         if count > max_records:
-            raise TooManyRecords(too_many_records_message(max_records))
+            raise InputError(too_many_records_message(max_records))
         rows.append(row)
         if len(rows) == BATCH_RECORDS:
             frames.append(_batch(names, rows))
@@ -99,7 +95,8 @@ def _read_batches(reader: Any, max_records: int) -> pl.DataFrame:
 
 def read_path(path: Path, filename: str | None, max_records: int) -> pl.DataFrame:
     """The frame of the uploaded file at `path` (named `filename` by the person). InputError
-    for unreadable input; TooManyRecords when a large CSV has more than `max_records`."""
+    for unreadable input, and when a large CSV has more than `max_records` (said at the first
+    record over, without reading the rest)."""
     size = path.stat().st_size
     if size > WHOLE_FILE_BYTES and _is_csv(path, filename):
         return read_csv_file(path, max_records)

@@ -20,6 +20,7 @@ from app.factory import create_app
 from components import data_in, runtime, upload_route
 from components.samples import sample_csv, sample_json
 from export_core import file_readers
+from export_core.errors import InputError
 from export_core.readers import read_any, read_csv
 from export_core.settings import Settings
 from tests.api.envelope import assert_error_envelope
@@ -157,7 +158,7 @@ def test_the_streamed_csv_reader_equals_the_whole_file_reader(tmp_path: Path) ->
 def test_a_large_csv_over_the_record_limit_stops_early(tmp_path: Path) -> None:
     path = tmp_path / "many.csv"
     path.write_text("id,name\n" + "".join(f"{i},n{i}\n" for i in range(300_000)))
-    with pytest.raises(file_readers.TooManyRecords, match="more than 1,000 records"):
+    with pytest.raises(InputError, match="more than 1,000 records"):
         file_readers.read_csv_file(path, max_records=1_000)
 
 
