@@ -1,36 +1,87 @@
 // Clientside callbacks of the YBB Export Studio UI (no network, no secrets).
+var ybbPaste = {
+    DEBOUNCE_MS: 500,  // a paste arrives as one change; typing pauses longer than this rarely
+    timer: null,
+    lastRead: null,
+    request: function (text, limit) {
+        text = text || "";
+        var size = text.length;  // UTF-16 units: a lower bound of the UTF-8 size
+        if (limit && size <= limit && size * 3 > limit && window.TextEncoder) {
+            size = new TextEncoder().encode(text).length;
+        }
+        if (limit && size > limit) {
+            return {too_large: size, at: Date.now()};
+        }
+        return {text: text, at: Date.now()};
+    }
+};
+// A uuid4 for a new export (crypto.getRandomValues, unlike crypto.randomUUID, also exists
+// on plain-HTTP pages); the server checks its form.
+function ybbExportRequest() {
+    var b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.from(b, function (x) { return x.toString(16).padStart(2, "0"); }).join("");
+    var id = [h.slice(0, 8), h.slice(8, 12), h.slice(12, 16), h.slice(16, 20), h.slice(20)];
+    return {export_id: id.join("-")};
+}
 window.dash_clientside = Object.assign({}, window.dash_clientside, {
     ybb: {
-        // dcc.Upload contents -> the request sent to the server; files above the limit are
-        // refused here so they never travel. Returning null contents lets the same file be
-        // chosen again.
-        uploadRequest: function (contents, filename, limit) {
-            if (!contents) {
-                return [window.dash_clientside.no_update, window.dash_clientside.no_update];
-            }
-            var comma = contents.indexOf(",");
-            var b64 = comma >= 0 ? contents.length - comma - 1 : contents.length;
-            var size = Math.floor(b64 * 3 / 4);
-            if (limit && size > limit) {
-                return [{filename: filename, too_large: size, at: Date.now()}, null];
-            }
-            return [{filename: filename, contents: contents, at: Date.now()}, null];
+        // Export clicked: the id the export will be recorded under (components/export_run).
+        exportRequest: function (clicks) {
+            return clicks ? ybbExportRequest() : window.dash_clientside.no_update;
         },
-        // "Read pasted data" -> the paste request; text above the limit (in UTF-8 bytes) is
-        // refused here, so a huge paste never becomes a request the server must turn away.
+        // The result card's "Export the same data as ...": that format, and a new export.
+        nextFormat: function (clicks) {
+            var ns = window.dash_clientside;
+            var triggered = ns.callback_context.triggered || [];
+            if (!triggered.length || !triggered[0].value) {
+                return [ns.no_update, ns.no_update];
+            }
+            var propId = triggered[0].prop_id;
+            var format = JSON.parse(propId.slice(0, propId.lastIndexOf("."))).format;
+            return [format, ybbExportRequest()];
+        },
+        // The result card's "Start over": no data, no alerts, no result, the upload tab.
+        startOver: function (clicks) {
+            var ns = window.dash_clientside;
+            if (!clicks) {
+                return [ns.no_update, ns.no_update, ns.no_update, ns.no_update, ns.no_update,
+                    ns.no_update];
+            }
+            window.scrollTo(0, 0);
+            return [null, null, "", "upload", null, null];
+        },
+        // The paste request: on "Read pasted data", or once pasted / typed text has stopped
+        // changing for DEBOUNCE_MS (so nobody has to click). Text above the limit (in
+        // UTF-8 bytes) is refused here, so a huge paste never becomes a request the server
+        // must turn away. Typing into an empty box, or text already read, asks nothing.
         pasteRequest: function (nClicks, text, limit) {
+            var ns = window.dash_clientside;
+            var triggered = (ns.callback_context.triggered || []).map(function (t) {
+                return t.prop_id;
+            });
+            window.clearTimeout(ybbPaste.timer);
+            if (triggered.indexOf("data-paste-text.value") >= 0 &&
+                    triggered.indexOf("data-paste-button.n_clicks") < 0) {
+                if (!(text || "").trim()) {
+                    ybbPaste.lastRead = null;  // cleared (or Start over): the next paste counts
+                    return ns.no_update;
+                }
+                if (text === ybbPaste.lastRead) {
+                    return ns.no_update;
+                }
+                ybbPaste.timer = window.setTimeout(function () {
+                    ybbPaste.lastRead = text;
+                    ns.set_props("data-paste-request", {data: ybbPaste.request(text, limit)});
+                }, ybbPaste.DEBOUNCE_MS);
+                return ns.no_update;
+            }
             if (!nClicks) {
-                return window.dash_clientside.no_update;
+                return ns.no_update;
             }
-            text = text || "";
-            var size = text.length;  // UTF-16 units: a lower bound of the UTF-8 size
-            if (limit && size <= limit && size * 3 > limit && window.TextEncoder) {
-                size = new TextEncoder().encode(text).length;
-            }
-            if (limit && size > limit) {
-                return {too_large: size, at: Date.now()};
-            }
-            return {text: text, at: Date.now()};
+            ybbPaste.lastRead = text;
+            return ybbPaste.request(text, limit);
         }
     }
 });

@@ -11,7 +11,7 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, dcc, html
+from dash import ALL, ClientsideFunction, Input, Output, State, dcc, html
 from dash.exceptions import MissingCallbackContextException
 
 from app.api.hooks import REQUEST_ID_RE
@@ -19,8 +19,10 @@ from app.metrics import measure_export
 from components import export_job, runtime
 from components import options as opt
 from components import preview as pv
+from components.data_in import ALERT as DATA_ALERT
+from components.data_in import PASTE_TEXT, SUMMARY
 from components.feedback import alert
-from components.result import result_card
+from components.result import NEXT_FORMAT, START_OVER, result_card
 from export_core.logs import REQUEST_ID
 from export_core.store import CANCELLED
 
@@ -32,21 +34,12 @@ PROGRESS = "export-progress"
 PROGRESS_WRAP = "export-progress-wrap"
 PROGRESS_TEXT = "export-progress-text"
 RESULT = "export-result"
+RESULT_FOR = "export-result-for"  # the data key the shown result belongs to
 REQUESTED = "export-requested"  # {"export_id": ...}: chosen in the browser on each Export click
 # The id an export is recorded under is chosen in the browser when Export is clicked, so that
 # Cancel knows it from the first instant (a uuid4 the server checks; the store refuses one that
-# is taken). crypto.getRandomValues, unlike crypto.randomUUID, also exists on plain-HTTP pages.
-_NEW_EXPORT_ID = """
-function(clicks) {
-    if (!clicks) { return window.dash_clientside.no_update; }
-    const b = crypto.getRandomValues(new Uint8Array(16));
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-    const id = [h.slice(0, 8), h.slice(8, 12), h.slice(12, 16), h.slice(16, 20), h.slice(20)];
-    return {export_id: id.join("-")};
-}
-"""
+# is taken): assets/ybb.js exportRequest, and nextFormat for the result card's "Export the same
+# data as ..." button, which also switches the format.
 _UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
@@ -115,7 +108,11 @@ def layout() -> dbc.Card:
                         className="d-none mb-2",
                     ),
                     html.Div(id=RESULT, **{"aria-live": "polite"}),
-                    dcc.Store(id=REQUESTED, data=None),
+                    # Not None: a memory Store mounted with None sets its data on mount, which
+                    # counted as a change and ran the export callback on every page load (it
+                    # said "Nothing to export yet" and, through `running`, enabled Export).
+                    dcc.Store(id=REQUESTED, data={}),
+                    dcc.Store(id=RESULT_FOR, data=None),
                 ]
             ),
         ],
@@ -207,6 +204,42 @@ def _request_id_of_callback() -> str | None:
     return found if isinstance(found, str) and REQUEST_ID_RE.match(found) else None
 
 
+def stale_result_update(state: Any, shown: Any, shown_for: Any) -> Any:
+    """What the result area becomes when the preview state changes: an alert ("Export
+    cancelled", "Nothing to export yet", an error) answered something that is over, so it
+    goes; a result card stays while the same data is loaded (its links still work, and the
+    "other format" button changes the format, hence the state), and goes with new data."""
+    if not shown:
+        return dash.no_update
+    is_alert = isinstance(shown, dict) and shown.get("type") == "Alert"
+    same_data = isinstance(state, dict) and state.get("key") == shown_for
+    return None if is_alert or not same_data else dash.no_update
+
+
+def register_next_steps(app: dash.Dash) -> None:
+    """The result card's buttons: the same data in the other format (switch the format and
+    start an export under a new id at once), or start over (clear the data, alerts and
+    result; the options stay as they are)."""
+    app.clientside_callback(
+        ClientsideFunction(namespace="ybb", function_name="nextFormat"),
+        Output(opt.FORMAT, "value", allow_duplicate=True),
+        Output(REQUESTED, "data", allow_duplicate=True),
+        Input({"type": NEXT_FORMAT, "format": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        ClientsideFunction(namespace="ybb", function_name="startOver"),
+        Output(SUMMARY, "data", allow_duplicate=True),
+        Output(DATA_ALERT, "children", allow_duplicate=True),
+        Output(PASTE_TEXT, "value", allow_duplicate=True),
+        Output("data-tabs", "active_tab"),
+        Output(RESULT, "children", allow_duplicate=True),
+        Output(RESULT_FOR, "data", allow_duplicate=True),
+        Input(START_OVER, "n_clicks"),
+        prevent_initial_call=True,
+    )
+
+
 def register_callbacks(app: dash.Dash) -> None:
     """Attach this component's callbacks to `app` (the export one runs in the background)."""
 
@@ -219,14 +252,16 @@ def register_callbacks(app: dash.Dash) -> None:
         return not state
 
     app.clientside_callback(
-        _NEW_EXPORT_ID,
+        ClientsideFunction(namespace="ybb", function_name="exportRequest"),
         Output(REQUESTED, "data"),
         Input(EXPORT_BUTTON, "n_clicks"),
         prevent_initial_call=True,
     )
+    register_next_steps(app)
 
     @app.callback(
         Output(RESULT, "children"),
+        Output(RESULT_FOR, "data"),
         Input(REQUESTED, "data"),
         State(pv.STATE, "data"),
         State(opt.TYPE, "value"),
@@ -253,12 +288,26 @@ def register_callbacks(app: dash.Dash) -> None:
         prevent_initial_call=True,
     )
     def _export(set_progress: Any, requested: Any, *values: Any) -> Any:
+        export_id = requested_id(requested)
+        if export_id is None:  # no Export click behind it (the page just loaded): say nothing
+            return dash.no_update, dash.no_update
+        key = values[0].get("key") if isinstance(values[0], dict) else None
         try:
-            return run_export(set_progress, *values, export_id=requested_id(requested))
+            return run_export(set_progress, *values, export_id=export_id), key
         except Exception:  # a failure of the job itself: said on the page, not a silent 500
             reference = uuid.uuid4().hex[:8]
             log.exception("export job failed (reference %s)", reference)
-            return outcome_view(("crash", reference))
+            return outcome_view(("crash", reference)), key
+
+    @app.callback(
+        Output(RESULT, "children", allow_duplicate=True),
+        Input(pv.STATE, "data"),
+        State(RESULT, "children"),
+        State(RESULT_FOR, "data"),
+        prevent_initial_call=True,
+    )
+    def _drop_stale(state: Any, shown: Any, shown_for: Any) -> Any:
+        return stale_result_update(state, shown, shown_for)
 
     @app.callback(
         Output(RESULT, "children", allow_duplicate=True),

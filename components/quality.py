@@ -56,19 +56,23 @@ def _single(title: str, count: int, explain: str) -> Any:
     )
 
 
-def quality_panel(quality: QualityReport) -> list[Any]:
-    """The report as a list group; a green line when nothing needs attention."""
+FORMULA_NOTE = (
+    "In the CSV file these start with a ' so that spreadsheet programs show them as text, "
+    "not as a formula (phone numbers like +62… too)."
+)
+
+
+def quality_panel(quality: QualityReport, fmt: str = "excel") -> list[Any]:
+    """The report as a list group; a green line when nothing needs attention. Formula-like
+    cells are reported only for CSV, the one format where they are changed (a ' is put in
+    front); in an Excel file they are text cells exactly as given, nothing to report."""
     items = [
         _counts("Empty cells", quality.missing, "These cells will be empty in the file."),
         _unknown(quality.unknown_codes),
         _counts(
             "Unreadable dates or numbers", quality.unparseable, "Written as the original text."
         ),
-        _single(
-            "Formula-like cells",
-            quality.formula_like,
-            "Text starting with = + - @ is written as plain text, never as a formula.",
-        ),
+        _single("Formula-like cells", quality.formula_like if fmt == "csv" else 0, FORMULA_NOTE),
         _single(
             "Cut cells", quality.truncated, "Longer than Excel's 32,767 characters; cut to fit."
         ),

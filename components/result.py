@@ -12,6 +12,9 @@ from dash import html
 from components.links import download_url
 
 RESULT_CARD = "result-card"
+NEXT_FORMAT = "result-next-format"  # pattern-matching id: {"type": NEXT_FORMAT, "format": ...}
+START_OVER = "result-start-over"
+FORMAT_LABELS = {"excel": "Excel (.xlsx)", "csv": "CSV"}
 
 
 def human_size(size: int) -> str:
@@ -89,6 +92,30 @@ def _downloads(summary: dict[str, Any]) -> list[Any]:
     return parts
 
 
+def next_steps(summary: dict[str, Any]) -> html.Div:
+    """What a person usually does next: the same data in the other format, or new data. Both
+    work on the page as it is (assets/ybb.js: nextFormat, startOver), without a reload."""
+    other = "csv" if summary.get("format") == "excel" else "excel"
+    return html.Div(
+        [
+            html.Span("Next: ", className="small text-body-secondary me-2"),
+            html.Button(
+                f"Export the same data as {FORMAT_LABELS[other]}",
+                id={"type": NEXT_FORMAT, "format": other},
+                className="btn btn-outline-secondary btn-sm me-2 mb-1",
+                type="button",
+            ),
+            html.Button(
+                "Start over with new data",
+                id=START_OVER,
+                className="btn btn-outline-secondary btn-sm mb-1",
+                type="button",
+            ),
+        ],
+        className="border-top pt-2 mt-2",
+    )
+
+
 def result_card(summary: dict[str, Any]) -> dbc.Card:
     """The finished export: downloads first, then the facts."""
     facts = [
@@ -112,6 +139,7 @@ def result_card(summary: dict[str, Any]) -> dbc.Card:
                 [
                     html.Div(_downloads(summary), className="mb-2"),
                     html.Dl(rows, className="small mb-0"),
+                    next_steps(summary),
                 ]
             ),
         ],

@@ -3,7 +3,6 @@ real upload cache, the real engine and a real store on a temporary data dir."""
 
 from __future__ import annotations
 
-import base64
 import os
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from export_core.errors import NotFound
 from export_core.model import ExportOptions
 from export_core.readers import read_json
 from export_core.settings import Settings
+from tests.ui.test_upload_route import upload_request
 
 
 @pytest.fixture
@@ -100,11 +100,8 @@ def test_paste_invalid_json_says_where(ui: Settings) -> None:
 
 
 def test_upload_csv_and_size_limit(ui: Settings) -> None:
-    raw = sample_csv("payments").encode()
-    request = {
-        "filename": "p.csv",
-        "contents": "data:text/csv;base64," + base64.b64encode(raw).decode(),
-    }
+    client = create_app(ui).server.test_client()
+    request = upload_request(client, "p.csv", sample_csv("payments").encode())
     summary, _ = data_in.load_data(data_in.UPLOAD_REQUEST, request, None, None)
     assert summary["detected_type"] == "payments" and summary["source"] == "file p.csv"
     too_big = {"filename": "big.csv", "too_large": ui.max_upload_bytes + 1}
@@ -138,7 +135,7 @@ def test_export_job_result_card_and_history(ui: Settings) -> None:
     summary = data_in.load_bytes(sample_json("participants", 6000).encode(), None, "paste")
     _, state, *_ = preview.build_preview(summary, "participants", "standard", "excel", "auto")
     progress: list[tuple[int, int, str]] = []
-    chosen = str(uuid.uuid4())  # what the page's Export click chooses (export_run._NEW_EXPORT_ID)
+    chosen = str(uuid.uuid4())  # what the page's Export click chooses (assets/ybb.js exportRequest)
     card = export_run.run_export(
         progress.append, state, "participants", "standard", "excel", False, "people", None,
         "auto", export_id=chosen,
@@ -309,3 +306,14 @@ def test_the_celery_worker_entry_refuses_to_start_without_celery_configured(
     )
     assert run.returncode != 0
     assert "YBB_CELERY_BROKER_URL is not set" in run.stderr
+
+
+def test_a_stale_export_alert_goes_and_a_result_stays_with_its_data() -> None:
+    state = {"key": "k1", "type": "participants", "template": "standard"}
+    shown_alert = export_run.cancelled_view().to_plotly_json()
+    assert export_run.stale_result_update(state, shown_alert, "k1") is None
+    card = {"type": "Card", "namespace": "dash_bootstrap_components", "props": {}}
+    assert export_run.stale_result_update(state, card, "k1") is dash.no_update
+    assert export_run.stale_result_update({**state, "key": "k2"}, card, "k1") is None
+    assert export_run.stale_result_update(None, card, "k1") is None
+    assert export_run.stale_result_update(state, None, None) is dash.no_update

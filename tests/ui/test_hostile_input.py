@@ -5,7 +5,6 @@ real Dash callback through the server's /_dash-update-component route."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import random
@@ -21,6 +20,7 @@ from components import data_in, runtime
 from components.samples import sample_json
 from export_core.settings import Settings
 from tests.ui.test_components import _texts
+from tests.ui.test_upload_route import upload_request
 
 LIMIT_MB = 1
 
@@ -39,8 +39,9 @@ def ui(tmp_path: Path) -> Settings:
 
 
 def _upload(name: str, raw: bytes) -> tuple[str, dict[str, Any]]:
-    contents = "data:application/octet-stream;base64," + base64.b64encode(raw).decode()
-    return data_in.UPLOAD_REQUEST, {"filename": name, "contents": contents, "at": 1}
+    """Through the real upload route, as the page's script sends it and hands on the answer."""
+    client = create_app(runtime.get_settings()).server.test_client()
+    return data_in.UPLOAD_REQUEST, upload_request(client, name, raw)
 
 
 def _paste(text: str) -> tuple[str, dict[str, Any]]:
@@ -89,9 +90,9 @@ CASES: dict[str, tuple[Callable[[], tuple[str, dict[str, Any]]], list[str]]] = {
         lambda: _upload("notes.pdf", b"%PDF-1.7"),
         ["in the file notes.pdf", "accepted file types are"],
     ),
-    "not a data URL": (
-        lambda: (data_in.UPLOAD_REQUEST, {"filename": "x.json", "contents": "data:,%%%"}),
-        ["could not be decoded"],
+    "an upload request with neither summary nor message": (
+        lambda: (data_in.UPLOAD_REQUEST, {"filename": "x.json", "error": {}, "at": 1}),
+        ["The upload failed. Try again."],
     ),
     "file over the limit (refused in the browser)": (
         lambda: (data_in.UPLOAD_REQUEST, {"filename": "big.csv", "too_large": 3 * 1048576}),
