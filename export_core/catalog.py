@@ -127,6 +127,15 @@ def _column(field: str, header: str, spec: str, mappings: dict[str, Any], where:
     return Column(field, header, cast(FieldKind, kind), mapping or None)
 
 
+def column_of(catalog: Catalog, export_type: str, field: str, header: str) -> Column:
+    """The output column writing `field` of `export_type` under `header` (for templates built
+    outside the catalog file: team templates); CatalogError for a field the type lacks."""
+    kinds = catalog.data_type(export_type).field_kinds
+    if field not in kinds:
+        raise CatalogError(f"{export_type} has no field '{field}'")
+    return _column(field, header, kinds[field], catalog.status_mappings, f"types.{export_type}")
+
+
 def _template(
     type_name: str, name: str, table: dict[str, Any], data_type: dict[str, Any], mappings: Any
 ) -> Template:
