@@ -206,8 +206,11 @@ def test_openapi_documents_every_api_route(client: FlaskClient) -> None:
     body = doc["paths"]["/api/ybb/export/participants"]["post"]["requestBody"]
     schema = body["content"]["application/json"]["schema"]
     assert schema["properties"]["data"]["maxItems"] == 50_000
-    assert None in schema["properties"]["template"]["enum"]
-    assert "complete" in schema["properties"]["template"]["enum"]
+    # A catalog template (enum) or a team template ("team:<name>", issue 18).
+    catalog_names, team_names = schema["properties"]["template"]["anyOf"]
+    assert None in catalog_names["enum"]
+    assert "complete" in catalog_names["enum"]
+    assert team_names["pattern"].startswith("^team:")
 
 
 def test_error_responses_match_the_documented_envelope(client: FlaskClient) -> None:
