@@ -4,6 +4,7 @@ Cancel stops the job (Dash kills it) and removes what it had begun (export_job.c
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import uuid
@@ -13,7 +14,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, dcc, html
 
-from components import export_job, runtime
+from components import export_job, runtime, team_ui
 from components import options as opt
 from components import preview as pv
 from components.feedback import alert
@@ -167,6 +168,8 @@ def run_export(
             "Nothing to export yet.", "Load data and wait for the preview first.", color="warning"
         )
     options = opt.build_options(export_type, template, fmt, bom, filename, sheet, chunking)
+    pairs = team_ui.column_map_pairs(state.get("column_map"))  # the choices the preview used
+    options = team_ui.with_team_template(dataclasses.replace(options, column_map=pairs))
     set_progress((0, 1, "Starting…"))
     begun: list[str] = []
 

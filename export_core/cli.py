@@ -24,7 +24,7 @@ import polars as pl
 
 from .catalog import Catalog, DataType, get_catalog
 from .csvbatches import NotStreamable
-from .errors import ExportError, InputError, LimitExceeded, ValidationError
+from .errors import ExportError, InputError, LimitExceeded, NotFound, ValidationError
 from .model import ExportOptions, ExportResult, PreviewResult
 from .readers import read_any
 from .service import preview, write_export
@@ -33,7 +33,7 @@ from .store.templates import open_template_store
 from .streamed import export_csv_file
 from .team_templates import TEAM_PREFIX, resolve_options
 
-USER_ERRORS = (InputError, ValidationError, LimitExceeded)
+USER_ERRORS = (InputError, ValidationError, LimitExceeded, NotFound)  # NotFound: a team template
 STREAMED_EXTENSIONS = (".csv", ".tsv", ".txt")
 CELL_CHARS = 24  # preview table cells are cut to this width
 

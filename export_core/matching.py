@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .catalog import Catalog, DataType, Template
-from .errors import ValidationError
+from .errors import MappingConflict, ValidationError
 
 MatchMethod = Literal[
     "field", "header", "name", "synonym", "similar", "manual", "ignored", "ambiguous", "none"
@@ -200,7 +200,7 @@ def check_column_map(column_map: ColumnMap, fields: Sequence[str], export_type: 
                 details={"field": "column_map", "source": source[:100], "allowed": list(fields)},
             )
         if field in seen:
-            raise ValidationError(
+            raise MappingConflict(
                 f"column_map: '{seen[field][:100]}' and '{source[:100]}' are both mapped to "
                 f"'{field}'; map one column to each field",
                 details={"field": "column_map", "target": field},

@@ -3,7 +3,7 @@ catalog's templates (which they can neither change nor shadow).
 
 A team template names a data type, its chosen fields in order and a header for each. It is
 used as ``"team:<name>"`` wherever a template name goes (API body, UI, CLI): the prefix keeps
-the two namespaces apart, and a team template may not take a catalog template's name either.
+the two namespaces apart, so a team template can neither change nor shadow a catalog one.
 A saved mapping is a person's column choices for one header set (export_core.matching), found
 again by the set's fingerprint when a file with the same headers arrives. Both are kept by a
 TemplateStore (export_core.store.templates)."""
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .catalog import Catalog, Template, column_of
-from .errors import CatalogError, UnknownTemplate, ValidationError
-from .model import FORMULA_PREFIXES, ExportOptions
+from .errors import CatalogError, MappingConflict, NotFound, UnknownTemplate, ValidationError
+from .model import ExportOptions
 
 if TYPE_CHECKING:
     from .store.templates import TemplateStore
@@ -25,7 +25,11 @@ if TYPE_CHECKING:
 TEAM_PREFIX = "team:"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,59}$")
 MAX_HEADER_CHARS = 100
+# A header starts with a visible character that makes no formula (= + - @) and holds no
+# control characters (they are not allowed in the sheet's XML).
+HEADER_RE = re.compile(r"^[^=+\-@\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$")
 MAX_DESCRIPTION_CHARS = 200
+COLUMNS = {"field": "columns"}
 
 
 @dataclass(frozen=True)
@@ -59,22 +63,15 @@ def _invalid(message: str, field: str) -> ValidationError:
 
 
 def check_name(name: str, catalog: Catalog, export_type: str) -> str:
-    """`name` stripped, if it can name a team template of `export_type` (else 400)."""
-    name = name.strip() if isinstance(name, str) else ""
-    if name.lower().startswith(TEAM_PREFIX):
-        name = name[len(TEAM_PREFIX) :].strip()
-    if not NAME_RE.match(name):
+    """`name`, if it can name a team template of `export_type` (else 400). A
+    catalog template's name is allowed: as "team:<name>" it can never shadow the catalog's."""
+    if not isinstance(name, str) or not NAME_RE.match(name):
         raise _invalid(
             "Template name must be 1-60 letters, digits, spaces or . _ - (starting with a "
             "letter or digit)",
             "name",
         )
-    seed = {n.lower() for n in catalog.data_type(export_type).templates}
-    if name.lower() in seed:
-        raise _invalid(
-            f"'{name}' is one of the built-in {export_type} templates; choose another name",
-            "name",
-        )
+    catalog.data_type(export_type)
     return name
 
 
@@ -91,7 +88,7 @@ def build_team_template(
     if not columns:
         raise _invalid("A team template needs at least one column", "columns")
     fields = [f for f, _ in columns]
-    headers = [(h or "").strip() for _, h in columns]
+    headers = [(h or "").rstrip() for _, h in columns]
     unknown = [f for f in fields if f not in data_type.field_kinds]
     if unknown:
         allowed = ", ".join(data_type.field_kinds)
@@ -99,16 +96,16 @@ def build_team_template(
             f"Unknown {export_type} field(s): {', '.join(unknown)}. Use: {allowed}", "columns"
         )
     if len(set(fields)) != len(fields):
-        raise _invalid("Each field may appear once in a template", "columns")
+        raise MappingConflict("Each field may appear once in a template", details=COLUMNS)
     for header in headers:
-        if not header or len(header) > MAX_HEADER_CHARS or header.startswith(FORMULA_PREFIXES):
+        if len(header) > MAX_HEADER_CHARS or not HEADER_RE.match(header):
             raise _invalid(
                 f"Header {header[:40]!r}: give 1-{MAX_HEADER_CHARS} characters, not starting "
-                "with = + - @",
+                "with = + - @ or a space, without control characters",
                 "columns",
             )
     if len({h.casefold() for h in headers}) != len(headers):
-        raise _invalid("Each header may appear once in a template", "columns")
+        raise MappingConflict("Each header may appear once in a template", details=COLUMNS)
     if len(description) > MAX_DESCRIPTION_CHARS:
         raise _invalid(f"Description: at most {MAX_DESCRIPTION_CHARS} characters", "description")
     return TeamTemplate(export_type, name, tuple(fields), tuple(headers), description.strip())
@@ -151,8 +148,8 @@ def resolve_options(
         return options
     name = options.template[len(TEAM_PREFIX) :]
     team = store.get_template(options.export_type, name) if store else None
-    if team is None:
-        raise UnknownTemplate(
+    if team is None:  # a resource that does not exist (404), unlike a misspelt catalog name
+        raise NotFound(
             f"Template '{options.template}' not found for {options.export_type}",
             details={"template": options.template},
         )

@@ -15,7 +15,8 @@ ERROR_TEXT = {
     413: "Request body larger than the configured limit.",
     414: "Request line (URL) longer than the server reads (4094 bytes); answered by gunicorn.",
     415: "Content-Type is not application/json.",
-    422: "Idempotency-Key reused with a different body.",
+    422: "Idempotency-Key reused with a different body, or choices that contradict each other "
+    "(column_map or a team template giving one field or header twice).",
     429: "Too many exports running at once; see Retry-After.",
     431: "Too many or too large request headers; answered by gunicorn.",
     500: "Export failed (message says why; no traceback). Retrying may succeed.",

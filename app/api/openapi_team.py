@@ -6,7 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from export_core.catalog import Catalog
-from export_core.team_templates import MAX_DESCRIPTION_CHARS, MAX_HEADER_CHARS, NAME_RE
+from export_core.team_templates import (
+    HEADER_RE,
+    MAX_DESCRIPTION_CHARS,
+    MAX_HEADER_CHARS,
+    NAME_RE,
+)
 
 JSON = "application/json"
 TEAM_TEMPLATE_NAME = r"^team:[A-Za-z0-9][A-Za-z0-9 _.-]{0,59}$"
@@ -33,15 +38,18 @@ def body_additions(catalog: Catalog, export_type: str, templates: list[str]) -> 
     }
 
 
-def _team_schema(catalog: Catalog) -> dict[str, Any]:
-    fields = sorted({f for t in catalog.types.values() for f in t.field_kinds})
+def _team_schema(catalog: Catalog, export_type: str) -> dict[str, Any]:
+    fields = list(catalog.data_type(export_type).field_kinds)
+    header = {
+        "type": ["string", "null"],
+        "maxLength": MAX_HEADER_CHARS,
+        "pattern": HEADER_RE.pattern,
+        "description": "Defaults to the field name. Not starting with = + - @ or a space.",
+    }
     column = {
         "type": "object",
         "required": ["field"],
-        "properties": {
-            "field": {"enum": fields},
-            "header": {"type": ["string", "null"], "maxLength": MAX_HEADER_CHARS},
-        },
+        "properties": {"field": {"enum": fields}, "header": header},
     }
     return {
         "type": "object",
@@ -55,7 +63,8 @@ def _team_schema(catalog: Catalog) -> dict[str, Any]:
 
 
 def team_template_ops(catalog: Catalog, op: Any, ok: Any, errors: Any) -> dict[str, Any]:
-    """The team-template paths (`op`, `ok`, `errors` are openapi.py's builders)."""
+    """The team-template paths (`op`, `ok`, `errors` are openapi.py's builders). POST is
+    documented per data type, as the export routes are: each body takes its own fields."""
     type_param = {
         "name": "export_type",
         "in": "path",
@@ -63,25 +72,32 @@ def team_template_ops(catalog: Catalog, op: Any, ok: Any, errors: Any) -> dict[s
         "schema": {"type": "string", "enum": list(catalog.types)},
     }
     name_param = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
-    listing = {"get": op("Team templates", {"200": ok("TeamTemplates", "OK.")})}
+    saving = {
+        f"/api/ybb/team-templates/{name}": {
+            "post": op(
+                f'Create or replace a {name} team template (use it as "team:<name>")',
+                {"201": ok("TeamTemplate", "Saved."), **errors(400, 413, 415, 422)},
+                operationId=f"save_team_template_{name}",
+                requestBody={
+                    "required": True,
+                    "content": {JSON: {"schema": _team_schema(catalog, name)}},
+                },
+            )
+        }
+        for name in catalog.types
+    }
     return {
-        "/api/ybb/team-templates": listing,
+        "/api/ybb/team-templates": {
+            "get": op("Team templates", {"200": ok("TeamTemplates", "OK.")})
+        },
         "/api/ybb/team-templates/{export_type}": {
             "get": op(
                 "Team templates of one data type",
                 {"200": ok("TeamTemplates", "OK."), **errors(404)},
                 parameters=[type_param],
-            ),
-            "post": op(
-                'Create or replace a team template (use it as "team:<name>")',
-                {"201": ok("TeamTemplate", "Saved."), **errors(400, 404, 413, 415)},
-                parameters=[type_param],
-                requestBody={
-                    "required": True,
-                    "content": {JSON: {"schema": _team_schema(catalog)}},
-                },
-            ),
+            )
         },
+        **saving,
         "/api/ybb/team-templates/{export_type}/{name}": {
             "delete": op(
                 "Delete a team template",

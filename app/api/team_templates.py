@@ -38,7 +38,7 @@ def _column_object(value: Any) -> bool:
     return (
         isinstance(value, dict)
         and isinstance(value.get("field"), str)
-        and isinstance(value.get("header") or "", str)
+        and (value.get("header") is None or isinstance(value.get("header"), str))
     )
 
 
@@ -56,7 +56,7 @@ def _columns(body: dict[str, Any]) -> list[tuple[str, str]]:
             "output order",
             details={"field": "columns"},
         )
-    return [(c["field"], c.get("header") or c["field"]) for c in columns]
+    return [(c["field"], c["field"] if c.get("header") is None else c["header"]) for c in columns]
 
 
 def _text(body: dict[str, Any], name: str) -> str:

@@ -65,7 +65,6 @@ def test_export_matches_headers_and_takes_the_column_map(client: FlaskClient) ->
             {"Contact": "mobile"},
             "column_map: 'Contact' is mapped to 'mobile', which is not a field of participants.",
         ),
-        ({"Contact": "phone", "No": "phone"}, "are both mapped to 'phone'"),
     ],
 )
 def test_bad_column_maps_are_400_envelopes(
@@ -76,6 +75,13 @@ def test_bad_column_maps_are_400_envelopes(
     envelope = assert_error_envelope(resp, 400)
     assert message in envelope["message"]
     assert envelope["details"]["field"] == "column_map"
+
+
+def test_two_columns_on_one_field_is_a_422_conflict(client: FlaskClient) -> None:
+    body = {"data": PARTNER_ROWS, "column_map": {"Contact": "phone", "No": "phone"}}
+    envelope = assert_error_envelope(client.post("/api/ybb/export/participants", json=body), 422)
+    assert "'Contact' and 'No' are both mapped to 'phone'" in envelope["message"]
+    assert envelope["error_code"] == "MAPPING_CONFLICT"
 
 
 def test_a_map_naming_another_types_field_is_refused(client: FlaskClient) -> None:
@@ -99,7 +105,7 @@ def test_team_template_create_list_use_delete(client: FlaskClient) -> None:
     resp = client.post("/api/ybb/team-templates/participants", json=OUTREACH)
     assert resp.status_code == 201, resp.get_data(as_text=True)
     doc = client.get("/api/ybb/openapi.json").get_json()
-    path = "/api/ybb/team-templates/{export_type}"
+    path = "/api/ybb/team-templates/participants"  # POST is documented per data type
     assert_matches_openapi(doc, path, "post", 201, resp.get_json())
     created = resp.get_json()["data"]
     assert created["template"] == "team:Outreach"
@@ -128,7 +134,7 @@ def test_team_template_create_list_use_delete(client: FlaskClient) -> None:
     path = "/api/ybb/team-templates/{export_type}/{name}"
     assert_matches_openapi(doc, path, "delete", 200, resp.get_json())
     resp = client.post("/api/ybb/export/participants", json=body)
-    assert_error_envelope(resp, 400, "Template 'team:Outreach' not found for participants")
+    assert_error_envelope(resp, 404, "Template 'team:Outreach' not found for participants")
     resp = client.delete("/api/ybb/team-templates/participants/Outreach")
     assert_error_envelope(resp, 404, "Team template 'Outreach' not found for participants")
 
@@ -136,8 +142,13 @@ def test_team_template_create_list_use_delete(client: FlaskClient) -> None:
 @pytest.mark.parametrize(
     ("path", "body", "status", "message"),
     [
-        ("/api/ybb/team-templates/participants", {**OUTREACH, "name": "standard"}, 400,
-         "'standard' is one of the built-in participants templates; choose another name"),
+        ("/api/ybb/team-templates/participants",
+         {**OUTREACH, "columns": [{"field": "id", "header": "A"}, {"field": "id"}]}, 422,
+         "Each field may appear once"),
+        ("/api/ybb/team-templates/participants",
+         {**OUTREACH, "columns": [{"field": "id", "header": ""}]}, 400, "Header ''"),
+        ("/api/ybb/team-templates/participants",
+         {**OUTREACH, "columns": [{"field": "id", "header": 0}]}, 400, "'columns' must be"),
         ("/api/ybb/team-templates/participants", {**OUTREACH, "name": "a/b"}, 400,
          "Template name must be"),
         ("/api/ybb/team-templates/participants", {**OUTREACH, "columns": "email"}, 400,
@@ -170,3 +181,15 @@ def test_team_templates_need_the_api_key_when_one_is_set(make_app: Any) -> None:
         "/api/ybb/team-templates/participants", json=OUTREACH, headers={"X-API-Key": "secret-key"}
     )
     assert resp.status_code == 201
+
+
+def test_a_team_template_named_standard_leaves_the_seed_standard_alone(
+    client: FlaskClient,
+) -> None:
+    team = {"name": "standard", "columns": [{"field": "email", "header": "Mail"}]}
+    assert client.post("/api/ybb/team-templates/participants", json=team).status_code == 201
+    seed = client.post("/api/ybb/export/participants", json={"data": PARTNER_ROWS}).get_json()
+    assert sheet_rows(client, seed)[0][:3] == ["ID", "Form ID", "First Name"]
+    body = {"data": PARTNER_ROWS, "template": "team:standard"}
+    own = client.post("/api/ybb/export/participants", json=body).get_json()
+    assert sheet_rows(client, own) == [["Mail"], ["ann@example.org"], ["bo@example.org"]]

@@ -8,7 +8,7 @@ import openpyxl
 import pytest
 
 from export_core.catalog import get_catalog
-from export_core.errors import ValidationError
+from export_core.errors import MappingConflict, ValidationError
 from export_core.mapping import detect_export_type, map_frame
 from export_core.matching import header_fingerprint, match_columns, normalise
 from export_core.model import ExportOptions
@@ -185,7 +185,7 @@ def test_column_map_overrides_ignores_and_is_checked() -> None:
     assert got == {"No": None, "Email Address": None, "Contact": "phone"}
     with pytest.raises(ValidationError, match="'emial', which is not a field of participants"):
         mapping_of("participants", ["Email Address"], column_map={"Email Address": "emial"})
-    with pytest.raises(ValidationError, match="both mapped to 'email'"):
+    with pytest.raises(MappingConflict, match="both mapped to 'email'"):
         mapping_of("participants", ["A", "B"], column_map={"A": "email", "B": "email"})
 
 

@@ -10,11 +10,11 @@ import openpyxl
 import pytest
 
 from export_core.catalog import get_catalog
-from export_core.errors import UnknownTemplate, ValidationError
+from export_core.errors import MappingConflict, NotFound, ValidationError
 from export_core.matching import header_fingerprint
 from export_core.model import ExportOptions
 from export_core.readers import records_to_frame
-from export_core.service import write_export
+from export_core.service import resolve_template, write_export
 from export_core.settings import Settings
 from export_core.store.templates import TemplateStore, open_template_store
 from export_core.team_templates import (
@@ -87,10 +87,16 @@ def test_a_second_store_on_the_same_database_sees_the_templates(tmp_path: Path) 
     ]
 
 
-@pytest.mark.parametrize("name", ["standard", "Detailed", "team:complete", " summary "])
-def test_seed_template_names_cannot_be_taken(name: str) -> None:
-    with pytest.raises(ValidationError, match="built-in participants templates"):
-        build_team_template(CATALOG, "participants", name, [("id", "ID")])
+def test_a_team_template_named_like_a_seed_one_shadows_nothing(
+    store: TemplateStore, tmp_path: Path
+) -> None:
+    store.save_template(build_team_template(CATALOG, "participants", "standard", [("id", "No")]))
+    seed = resolve_options(ExportOptions("participants", "standard"), CATALOG, store)
+    team = resolve_options(ExportOptions("participants", "team:standard"), CATALOG, store)
+    assert seed.team_template is None
+    assert resolve_template(seed, CATALOG) is CATALOG.template("participants", "standard")
+    assert resolve_template(team, CATALOG).headers == ("No",)
+    assert CATALOG.template("participants", "standard").headers[0] == "ID"
 
 
 @pytest.mark.parametrize(
@@ -98,10 +104,12 @@ def test_seed_template_names_cannot_be_taken(name: str) -> None:
     [
         ("", [("id", "ID")], "Template name must be"),
         ("../etc", [("id", "ID")], "Template name must be"),
+        (" padded", [("id", "ID")], "Template name must be"),
+        ("team:x", [("id", "ID")], "Template name must be"),
+        ("ok", [("id", "A\x00B")], "without control characters"),
+        ("ok", [("id", " A")], "not starting"),
         ("ok", [], "at least one column"),
         ("ok", [("emial", "Mail")], "Unknown participants field"),
-        ("ok", [("id", "A"), ("id", "B")], "Each field may appear once"),
-        ("ok", [("id", "A"), ("email", "a")], "Each header may appear once"),
         ("ok", [("id", "=HYPERLINK(1)")], "not starting"),
         ("ok", [("id", " ")], "Header"),
     ],
@@ -111,6 +119,18 @@ def test_bad_team_templates_are_refused(
 ) -> None:
     with pytest.raises(ValidationError, match=message):
         build_team_template(CATALOG, "participants", name, columns)
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        ([("id", "A"), ("id", "B")], "Each field may appear once"),
+        ([("id", "A"), ("email", "a")], "Each header may appear once"),
+    ],
+)
+def test_contradicting_columns_are_a_conflict(columns: list[tuple[str, str]], message: str) -> None:
+    with pytest.raises(MappingConflict, match=message):
+        build_team_template(CATALOG, "participants", "ok", columns)
 
 
 def test_team_template_as_engine_template() -> None:
@@ -139,7 +159,7 @@ def test_export_with_a_team_template(store: TemplateStore, tmp_path: Path) -> No
         ["E-mail", "Given name", "Stage"],
         ["a@example.org", "Ann", "Approved"],
     ]
-    with pytest.raises(UnknownTemplate, match="Template 'team:nope' not found for participants"):
+    with pytest.raises(NotFound, match="Template 'team:nope' not found for participants"):
         resolve_options(ExportOptions("participants", "team:nope"), CATALOG, store)
-    with pytest.raises(UnknownTemplate, match="'team:Outreach list' not found for payments"):
+    with pytest.raises(NotFound, match="'team:Outreach list' not found for payments"):
         resolve_options(ExportOptions("payments", "team:Outreach list"), CATALOG, store)
