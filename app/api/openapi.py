@@ -100,7 +100,7 @@ def _export_ops(settings: Settings, catalog: Catalog) -> dict[str, Any]:
                 {
                     "200": created,
                     "202": _ok("Accepted", "Accepted: the export runs in the background."),
-                    **_errors(400, 409, 413, 415, 422, 429, 500, 507),
+                    **_errors(400, 404, 409, 413, 415, 422, 429, 500, 507),
                 },
                 operationId=f"export_{name}",
                 parameters=[idem],

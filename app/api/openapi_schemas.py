@@ -10,7 +10,7 @@ ERROR_TEXT = {
     400: "Invalid request (body, fields or parameters); the message says what to fix.",
     401: "Missing or wrong API key.",
     403: "Signed download link malformed, tampered with, expired, or used on another route.",
-    404: "Unknown or expired export, batch, or data type.",
+    404: "Unknown or expired export, batch, data type or team template.",
     409: "The export (or the first request with this Idempotency-Key) is still processing.",
     413: "Request body larger than the configured limit.",
     414: "Request line (URL) longer than the server reads (4094 bytes); answered by gunicorn.",

@@ -63,8 +63,9 @@ def _team_schema(catalog: Catalog, export_type: str) -> dict[str, Any]:
 
 
 def team_template_ops(catalog: Catalog, op: Any, ok: Any, errors: Any) -> dict[str, Any]:
-    """The team-template paths (`op`, `ok`, `errors` are openapi.py's builders). POST is
-    documented per data type, as the export routes are: each body takes its own fields."""
+    """The team-template paths (`op`, `ok`, `errors` are openapi.py's builders). The type's
+    routes are documented per data type, as the export routes are: each POST body takes its
+    own type's fields."""
     type_param = {
         "name": "export_type",
         "in": "path",
@@ -72,8 +73,13 @@ def team_template_ops(catalog: Catalog, op: Any, ok: Any, errors: Any) -> dict[s
         "schema": {"type": "string", "enum": list(catalog.types)},
     }
     name_param = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
-    saving = {
+    per_type = {
         f"/api/ybb/team-templates/{name}": {
+            "get": op(
+                f"Team templates of {name}",
+                {"200": ok("TeamTemplates", "OK.")},
+                operationId=f"team_templates_{name}",
+            ),
             "post": op(
                 f'Create or replace a {name} team template (use it as "team:<name>")',
                 {"201": ok("TeamTemplate", "Saved."), **errors(400, 413, 415, 422)},
@@ -82,7 +88,7 @@ def team_template_ops(catalog: Catalog, op: Any, ok: Any, errors: Any) -> dict[s
                     "required": True,
                     "content": {JSON: {"schema": _team_schema(catalog, name)}},
                 },
-            )
+            ),
         }
         for name in catalog.types
     }
@@ -90,14 +96,7 @@ def team_template_ops(catalog: Catalog, op: Any, ok: Any, errors: Any) -> dict[s
         "/api/ybb/team-templates": {
             "get": op("Team templates", {"200": ok("TeamTemplates", "OK.")})
         },
-        "/api/ybb/team-templates/{export_type}": {
-            "get": op(
-                "Team templates of one data type",
-                {"200": ok("TeamTemplates", "OK."), **errors(404)},
-                parameters=[type_param],
-            )
-        },
-        **saving,
+        **per_type,
         "/api/ybb/team-templates/{export_type}/{name}": {
             "delete": op(
                 "Delete a team template",

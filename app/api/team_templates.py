@@ -45,12 +45,7 @@ def _column_object(value: Any) -> bool:
 def _columns(body: dict[str, Any]) -> list[tuple[str, str]]:
     """`columns`: [{"field": ..., "header": ...}, ...]; a missing header is the field name."""
     columns = body.get("columns")
-    if not isinstance(columns, list) or not all(
-        isinstance(c, dict)
-        and isinstance(c.get("field"), str)
-        and isinstance(c.get("header", ""), str)
-        for c in columns
-    ):
+    if not isinstance(columns, list) or not all(map(_column_object, columns)):
         raise ValidationError(
             '\'columns\' must be a list of {"field": name, "header": label} objects, in '
             "output order",

@@ -44,18 +44,28 @@ def _row_of(br: Any, source: str) -> tuple[Any, str]:
     raise AssertionError(f"no mapping row for {source}")
 
 
+def _click(br: Any, target: Any, what: str) -> None:
+    """Scroll `target` (an element, or a function finding it) to the middle of the window and
+    click it (retried while an overlay, e.g. the loading spinner, is in the way)."""
+
+    def attempt() -> bool:
+        element = target() if callable(target) else target
+        br.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+        element.click()
+        return True
+
+    wait_until(attempt, what)
+
+
 def _grid_cells(br: Any) -> list[str]:
     return [c.text for c in br.driver.find_elements(By.CSS_SELECTOR, "#preview-grid .ag-cell")]
 
 
 def _download_rows(br: Any) -> list[tuple[Any, ...]]:
     wait_until(lambda: br.find_element("#export-button").is_enabled(), "the Export button")
-    button = br.find_element("#export-button")
-    br.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
-    wait_until(lambda: button.click() or True, "a clickable Export button")
+    _click(br, br.find_element("#export-button"), "a clickable Export button")
     link = wait_until(lambda: br.driver.find_elements(By.ID, "result-download"), "the link")[0]
-    br.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", link)
-    link.click()
+    _click(br, link, "a clickable download link")
     path = wait_for_download(Path(br.download_path), ".xlsx")
     book = openpyxl.load_workbook(path)
     sheet = book.active
@@ -96,9 +106,10 @@ def test_change_a_dropdown_preview_follows_export_has_the_column(
     assert [r[header.index("Status")] for r in rows[1:]] == ["Approved", "Rejected", "Approved"]
 
     # Save the choices; the same header set is offered them again after a reload.
-    dash_br.driver.find_element(By.CSS_SELECTOR, "#colmap-card details summary").click()
+    summary = dash_br.driver.find_element(By.CSS_SELECTOR, "#colmap-card details summary")
+    _click(dash_br, summary, "the save summary")
     set_value(dash_br, "#colmap-save-name", "Partner A")
-    dash_br.find_element("#colmap-save").click()
+    _click(dash_br, dash_br.find_element("#colmap-save"), "the save button")
     wait_until(lambda: "Saved as" in text_of(dash_br, "#colmap-save-note"), "the save note")
     open_page(dash_br, live_server + "/")
     _upload(dash_br, path)
@@ -108,7 +119,8 @@ def test_change_a_dropdown_preview_follows_export_has_the_column(
     )
     assert offer[0].text == "Use “Partner A”"
     wait_until(lambda: _row_of(dash_br, "Contact")[1] == "no match", "a fresh table")
-    offer[0].click()
+    button = "#colmap-offer button"  # found again on each try: the offer may be re-rendered
+    _click(dash_br, lambda: dash_br.driver.find_element(By.CSS_SELECTOR, button), "the offer")
     wait_until(lambda: _row_of(dash_br, "Contact")[1] == "your choice", "the saved choice")
     wait_until(lambda: "0812-111" in _grid_cells(dash_br), "the saved mapping in the preview")
     assert severe_logs(dash_br) == []
@@ -121,7 +133,7 @@ def test_team_template_made_on_templates_page_is_used_for_export(
     Select(dash_br.find_element("#team-type")).select_by_value("participants")
     set_value(dash_br, "#team-name", "Outreach")
     set_value(dash_br, "#team-columns", "email: E-mail\nfirst_name: Given name\nform_status: Stage")
-    dash_br.find_element("#team-save").click()
+    _click(dash_br, dash_br.find_element("#team-save"), "the save button")
     wait_until(lambda: "Saved" in text_of(dash_br, "#team-note"), "the saved note")
     wait_until(lambda: "team:Outreach" in text_of(dash_br, "#team-list"), "the team list")
     # The seed's eight are still listed, unchanged.
