@@ -44,6 +44,7 @@ SIMILARITY_THRESHOLD = 0.8
 AMBIGUITY_MARGIN = 0.05
 _MIN_SIMILAR_CHARS = 4  # "wa", "tel": too short for a similarity score to mean anything
 ColumnMap = Mapping[str, str | None]
+_MEMO_ENTRIES = 4096  # oldest dropped first; entries are small (a few dozen floats)
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,24 @@ class _Aliases:
     words: list[tuple[str, str]]  # (normalised name, field) for the similarity score
 
 
+_ALIAS_MEMO: dict[tuple[int, Template], tuple[Catalog, _Aliases]] = {}
+_SCORE_MEMO: dict[tuple[int, str], tuple[_Aliases, dict[str, float]]] = {}
+
+
+def _aliases_for(template: Template, catalog: Catalog) -> _Aliases:
+    """`_aliases`, memoised per catalog and template (the entry holds the catalog, so an id
+    is never mistaken for another catalog's)."""
+    memo_key = (id(catalog), template)
+    hit = _ALIAS_MEMO.get(memo_key)
+    if hit is not None and hit[0] is catalog:
+        return hit[1]
+    aliases = _aliases(template, catalog.types.get(template.export_type))
+    if len(_ALIAS_MEMO) >= _MEMO_ENTRIES:
+        _ALIAS_MEMO.pop(next(iter(_ALIAS_MEMO)))
+    _ALIAS_MEMO[memo_key] = (catalog, aliases)
+    return aliases
+
+
 def _aliases(template: Template, data_type: DataType | None) -> _Aliases:
     """The names of the data type's fields (or, for a type the catalog lacks, the template's)."""
     templates = data_type.templates.values() if data_type else (template,)
@@ -135,18 +154,39 @@ def _aliases(template: Template, data_type: DataType | None) -> _Aliases:
     return _Aliases({f: f for f in fields}, exact_header, compact, synonym, words)
 
 
-def _similar(source: str, aliases: _Aliases) -> ColumnMatch:
-    """The closest field by similarity score, unless too weak or ambiguous."""
-    words = normalise(source)
+def _scores(words: str, aliases: _Aliases) -> dict[str, float]:
+    """field -> its best similarity score with `words` (only scores that could matter).
+
+    The source is difflib's second sequence, whose index it builds once; the cheap upper
+    bounds (real_quick_ratio, quick_ratio) skip most names before the full ratio. Still ~0.1 ms
+    per name, so results are memoised per alias table and source (`_SCORE_MEMO`): a sheet's
+    header is matched again on every preview, page and streamed batch."""
+    memo_key = (id(aliases), words)
+    hit = _SCORE_MEMO.get(memo_key)
+    if hit is not None and hit[0] is aliases:
+        return hit[1]
     best: dict[str, float] = {}
+    floor = SIMILARITY_THRESHOLD - AMBIGUITY_MARGIN
     if len(words) >= _MIN_SIMILAR_CHARS:
+        matcher = difflib.SequenceMatcher(None, autojunk=False)
+        matcher.set_seq2(words)
         for name, field in aliases.words:
             if len(name) < _MIN_SIMILAR_CHARS:
                 continue
-            matcher = difflib.SequenceMatcher(None, words, name)
-            if matcher.real_quick_ratio() < SIMILARITY_THRESHOLD - AMBIGUITY_MARGIN:
+            matcher.set_seq1(name)
+            if matcher.real_quick_ratio() < floor or matcher.quick_ratio() < floor:
+                best.setdefault(field, 0.0)
                 continue
             best[field] = max(best.get(field, 0.0), matcher.ratio())
+    if len(_SCORE_MEMO) >= _MEMO_ENTRIES:
+        _SCORE_MEMO.pop(next(iter(_SCORE_MEMO)))
+    _SCORE_MEMO[memo_key] = (aliases, best)
+    return best
+
+
+def _similar(source: str, aliases: _Aliases) -> ColumnMatch:
+    """The closest field by similarity score, unless too weak or ambiguous."""
+    best = _scores(normalise(source), aliases)
     ranked = sorted(best.items(), key=lambda kv: -kv[1])
     if not ranked or ranked[0][1] < SIMILARITY_THRESHOLD:
         return ColumnMatch(source, None, "none", ranked[0][1] if ranked else 0.0)
@@ -216,8 +256,7 @@ def match_columns(
 ) -> ColumnMapping:
     """Match every source column to a field of `template`'s data type (see the module
     docstring); `column_map` entries (source -> field, None to ignore) override the matching."""
-    data_type = catalog.types.get(template.export_type)
-    aliases = _aliases(template, data_type)
+    aliases = _aliases_for(template, catalog)
     overrides = dict(column_map or {})
     check_column_map(overrides, list(aliases.exact_field), template.export_type)
     matches = [
