@@ -19,6 +19,7 @@ from components import options as opt
 from components import preview as pv
 from components.feedback import alert
 from components.result import result_card
+from export_core.errors import ExportError
 from export_core.store import CANCELLED
 
 log = logging.getLogger("ybb.ui.export")
@@ -168,8 +169,11 @@ def run_export(
             "Nothing to export yet.", "Load data and wait for the preview first.", color="warning"
         )
     options = opt.build_options(export_type, template, fmt, bom, filename, sheet, chunking)
-    pairs = team_ui.column_map_pairs(state.get("column_map"))  # the choices the preview used
-    options = team_ui.with_team_template(dataclasses.replace(options, column_map=pairs))
+    try:  # the choices the preview used; a team template deleted since is said, not a crash
+        pairs = team_ui.column_map_pairs(state.get("column_map"))
+        options = team_ui.with_team_template(dataclasses.replace(options, column_map=pairs))
+    except ExportError as exc:
+        return alert("The export could not be written.", exc.message)
     set_progress((0, 1, "Starting…"))
     begun: list[str] = []
 

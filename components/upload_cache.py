@@ -71,8 +71,10 @@ class UploadCache:
     ) -> MappedFrame | None:
         """The frame under `key` mapped onto the template (memoised), or None when expired.
         `column_map` overrides the header matching; `resolve` finds templates the catalog
-        does not hold (team templates)."""
-        memo_key = (key, export_type, template, column_map)
+        does not hold (team templates). The memo is keyed by the template itself, so a team
+        template changed meanwhile is mapped afresh."""
+        tpl = (resolve or get_catalog().template)(export_type, template)
+        memo_key = (key, tpl, column_map)
         with self._lock:
             hit = self._mapped.get(memo_key)
             if hit is not None:
@@ -81,8 +83,7 @@ class UploadCache:
         frame = self.get_frame(key)
         if frame is None:
             return None
-        find = resolve or get_catalog().template
-        result = map_frame(frame, find(export_type, template), column_map=dict(column_map))
+        result = map_frame(frame, tpl, column_map=dict(column_map))
         with self._lock:
             self._mapped[memo_key] = result
             while len(self._mapped) > MAPPED_ENTRIES_PER_PROCESS:
