@@ -218,9 +218,18 @@ def register_callbacks(app: dash.Dash) -> None:
         Input(SUMMARY, "data"),
         Input(opt.TYPE, "value"),
         Input(opt.TEMPLATE, "value"),
+        State(MAP, "data"),
     )
-    def _table(summary: Any, export_type: str, template: str) -> tuple[Any, Any, Any]:
-        return build_table(summary, export_type, template)
+    def _table(summary: Any, export_type: str, template: str, current: Any) -> tuple[Any, ...]:
+        # Another template (or type) keeps the person's choices that still make sense;
+        # other data starts afresh.
+        fields = get_catalog().data_type(export_type).field_kinds
+        keep = {
+            source: field
+            for source, field in (current or {}).items()
+            if ctx.triggered_id != SUMMARY and (field is None or field in fields)
+        }
+        return build_table(summary, export_type, template, keep)
 
     @app.callback(
         Output(TABLE, "children", allow_duplicate=True),

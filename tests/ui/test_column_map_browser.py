@@ -98,6 +98,11 @@ def test_change_a_dropdown_preview_follows_export_has_the_column(
     wait_until(lambda: _row_of(dash_br, "Contact")[1] == "your choice", "the badge")
     wait_until(lambda: "Phone" not in text_of(dash_br, "#quality-panel"), "the quality panel")
     assert "Approved" in _grid_cells(dash_br) and "Rejected" in _grid_cells(dash_br)
+    # Another template keeps the person's choice.
+    Select(dash_br.find_element("#opt-template")).select_by_value("detailed")
+    wait_until(lambda: "Birth Date" in text_of(dash_br, "#preview-grid"), "detailed headers")
+    wait_until(lambda: "0812-111" in _grid_cells(dash_br), "the phone kept in the preview")
+    assert _row_of(dash_br, "Contact")[1] == "your choice"
 
     rows = _download_rows(dash_br)
     header = list(rows[0])
