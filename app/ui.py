@@ -9,7 +9,17 @@ from typing import Any
 import dash
 
 from app.auth import csrf_token, current_user, login_enabled
-from components import data_in, export_run, history, options, preview, runtime, system_view
+from components import (
+    column_map,
+    data_in,
+    export_run,
+    history,
+    options,
+    preview,
+    runtime,
+    system_view,
+    team_editor,
+)
 from components.shell import account_menu, shell
 from export_core.settings import Settings
 
@@ -50,7 +60,16 @@ def init_ui(app: dash.Dash, settings: Settings) -> None:
     """Set the app shell (navbar + page container), the UI services and every callback."""
     runtime.configure(settings)
     app.layout = signed_in_shell if login_enabled(app.server) else shell()
-    for component in (data_in, options, preview, export_run, history, system_view):
+    for component in (
+        data_in,
+        options,
+        preview,
+        export_run,
+        history,
+        system_view,
+        column_map,
+        team_editor,
+    ):
         component.register_callbacks(app)
     prepare_now(app)
 

@@ -90,8 +90,9 @@ def _mappings() -> list[Any]:
     return [html.H2("Status mappings", className="h5 mt-2", id="status-mappings"), dbc.Row(cards)]
 
 
-def layout() -> html.Div:
-    """All templates by data type, then the status mappings."""
+def layout(after_templates: list[Any] | None = None) -> html.Div:
+    """All templates by data type, then `after_templates` (the team's), then the status
+    mappings."""
     sections: list[Any] = [
         html.H1("Templates", className="h4"),
         html.P(
@@ -105,4 +106,4 @@ def layout() -> html.Div:
         sections.append(
             dbc.Row([dbc.Col(_template_card(t), lg=6) for t in data_type.templates.values()])
         )
-    return html.Div(sections + _mappings())
+    return html.Div(sections + (after_templates or []) + _mappings())

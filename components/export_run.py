@@ -4,6 +4,7 @@ Cancel stops the job (Dash kills it) and removes what it had begun (export_job.c
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import uuid
@@ -16,13 +17,14 @@ from dash.exceptions import MissingCallbackContextException
 
 from app.api.hooks import REQUEST_ID_RE
 from app.metrics import measure_export
-from components import export_job, runtime
+from components import export_job, runtime, team_ui
 from components import options as opt
 from components import preview as pv
 from components.data_in import ALERT as DATA_ALERT
 from components.data_in import PASTE_TEXT, SUMMARY
 from components.feedback import alert
 from components.result import NEXT_FORMAT, START_OVER, result_card
+from export_core.errors import ExportError
 from export_core.logs import REQUEST_ID
 from export_core.store import CANCELLED
 
@@ -168,6 +170,11 @@ def run_export(
             "Nothing to export yet.", "Load data and wait for the preview first.", color="warning"
         )
     options = opt.build_options(export_type, template, fmt, bom, filename, sheet, chunking)
+    try:  # the choices the preview used; a team template deleted since is said, not a crash
+        pairs = team_ui.column_map_pairs(state.get("column_map"))
+        options = team_ui.with_team_template(dataclasses.replace(options, column_map=pairs))
+    except ExportError as exc:
+        return alert("The export could not be written.", exc.message)
     set_progress((0, 1, "Starting…"))
     begun: list[str] = []
 

@@ -10,6 +10,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, html
 
+from components import team_ui
 from components.data_in import SUMMARY
 from export_core.catalog import Template, get_catalog
 from export_core.model import ExportOptions
@@ -126,9 +127,15 @@ def layout() -> dbc.Card:
 
 
 def template_options(export_type: str) -> list[dict[str, str]]:
-    """Select options for the templates of `export_type`."""
+    """Select options for the templates of `export_type`: the catalog's, then the team's."""
     templates = get_catalog().data_type(export_type).templates.values()
-    return [{"label": _template_label(t), "value": t.name} for t in templates]
+    shown = [{"label": _template_label(t), "value": t.name} for t in templates]
+    for team in team_ui.team_templates(export_type):
+        value, template = team_ui.team_template_value(team)
+        shown.append(
+            {"label": f"Team: {team.name} ({len(template.columns)} columns)", "value": value}
+        )
+    return shown
 
 
 def _template_label(template: Template) -> str:
@@ -138,7 +145,7 @@ def _template_label(template: Template) -> str:
 
 def template_card(export_type: str, name: str) -> Any:
     """Description, personal-data badge and the field -> header list of one template."""
-    template = get_catalog().template(export_type, name)
+    template = team_ui.resolve(export_type, name)
     badge = (
         dbc.Badge(
             "Contains personal data",
@@ -225,7 +232,7 @@ def register_callbacks(app: dash.Dash) -> None:
 
     @app.callback(Output(TEMPLATE_CARD, "children"), Input(TYPE, "value"), Input(TEMPLATE, "value"))
     def _card(export_type: str, name: str) -> Any:
-        if name not in get_catalog().data_type(export_type).templates:
+        if not team_ui.is_known(export_type, name):
             return dash.no_update
         return template_card(export_type, name)
 

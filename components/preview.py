@@ -7,6 +7,7 @@ memoised mapped frame, the same function `service.preview` uses, so paging never
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Any
 
@@ -15,13 +16,12 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import MATCH, Input, Output, State, dcc, html
 
+from components import column_map, runtime, team_ui
 from components import options as opt
-from components import runtime
 from components.data_in import SUMMARY
 from components.feedback import alert, error_alert
 from components.quality import QUALITY_PANEL, quality_panel
 from export_core import service
-from export_core.catalog import get_catalog
 from export_core.cells import display_rows
 
 GRID = "preview-grid"  # the container; the grid inside has a pattern-matching id
@@ -143,9 +143,15 @@ def column_defs(
 
 
 def build_preview(
-    summary: dict[str, Any] | None, export_type: str, template: str, fmt: str, chunking: str
+    summary: dict[str, Any] | None,
+    export_type: str,
+    template: str,
+    fmt: str,
+    chunking: str,
+    chosen: dict[str, Any] | None = None,
 ) -> tuple[Any, Any, Any, Any, Any]:
-    """(columnDefs, state, quality panel, plan text, alert) for the current data and options."""
+    """(columnDefs, state, quality panel, plan text, alert) for the current data and options;
+    `chosen` is the mapping step's column map (column_map.MAP)."""
     blank = (
         EMPTY_GRID,
         None,
@@ -155,13 +161,15 @@ def build_preview(
     )
     if not summary:
         return blank
-    if template not in get_catalog().data_type(export_type).templates:
+    if not team_ui.is_known(export_type, template):
         raise dash.exceptions.PreventUpdate  # the template list is catching up with the type
     try:
         frame = runtime.get_upload_cache().get_frame(summary["key"])
         if frame is None:
             return (*blank[:4], alert("Preview not available.", EXPIRED, color="warning"))
         options = opt.build_options(export_type, template, fmt, False, None, None, chunking)
+        pairs = team_ui.column_map_pairs(chosen)
+        options = team_ui.with_team_template(dataclasses.replace(options, column_map=pairs))
         result = service.preview(frame, options, offset=0, limit=PAGE_SIZE)
     except Exception as exc:
         return (*blank[:4], error_alert(exc, doing="preparing the preview"))
@@ -172,6 +180,7 @@ def build_preview(
         "template": template,
         "rows": result.total_rows,
         "token": token,
+        "column_map": dict(pairs),
     }
     return (
         grid(result.headers, token, result.rows),
@@ -200,7 +209,13 @@ def rows_response(request: dict[str, Any] | None, state: dict[str, Any] | None) 
     """The grid's rows [startRow, endRow) as display strings, keyed by positional field."""
     if not request or not state:
         return {"rowData": [], "rowCount": 0}
-    mapped = runtime.get_upload_cache().mapped(state["key"], state["type"], state["template"])
+    mapped = runtime.get_upload_cache().mapped(
+        state["key"],
+        state["type"],
+        state["template"],
+        team_ui.column_map_pairs(state.get("column_map")),
+        team_ui.resolve,
+    )
     if mapped is None:
         return {"rowData": [], "rowCount": 0}
     start = max(int(request.get("startRow") or 0), 0)
@@ -225,11 +240,12 @@ def register_callbacks(app: dash.Dash) -> None:
         Input(opt.TEMPLATE, "value"),
         Input(opt.FORMAT, "value"),
         Input(opt.CHUNKING, "value"),
+        Input(column_map.MAP, "data"),
     )
     def _preview(
-        summary: Any, export_type: str, template: str, fmt: str, chunking: str
+        summary: Any, export_type: str, template: str, fmt: str, chunking: str, chosen: Any
     ) -> tuple[Any, ...]:
-        return build_preview(summary, export_type, template, fmt, chunking)
+        return build_preview(summary, export_type, template, fmt, chunking, chosen)
 
     @app.callback(
         Output({"type": GRID_TYPE, "token": MATCH}, "getRowsResponse"),

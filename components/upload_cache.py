@@ -9,12 +9,13 @@ import io
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
 from flask_caching.backends import FileSystemCache, RedisCache
 
-from export_core.catalog import get_catalog
+from export_core.catalog import Template, get_catalog
 from export_core.mapping import map_frame
 from export_core.model import MappedFrame
 from export_core.settings import Settings
@@ -40,7 +41,7 @@ class UploadCache:
 
     def __init__(self, settings: Settings) -> None:
         self.backend = _backend(settings)
-        self._mapped: OrderedDict[tuple[str, str, str], MappedFrame] = OrderedDict()
+        self._mapped: OrderedDict[tuple[Any, ...], MappedFrame] = OrderedDict()
         self._lock = threading.Lock()
 
     def put_frame(self, frame: pl.DataFrame) -> str:
@@ -60,9 +61,20 @@ class UploadCache:
             return None
         return pl.read_ipc(io.BytesIO(raw))
 
-    def mapped(self, key: str, export_type: str, template: str) -> MappedFrame | None:
-        """The frame under `key` mapped onto the template (memoised), or None when expired."""
-        memo_key = (key, export_type, template)
+    def mapped(
+        self,
+        key: str,
+        export_type: str,
+        template: str,
+        column_map: tuple[tuple[str, str | None], ...] = (),
+        resolve: Callable[[str, str], Template] | None = None,
+    ) -> MappedFrame | None:
+        """The frame under `key` mapped onto the template (memoised), or None when expired.
+        `column_map` overrides the header matching; `resolve` finds templates the catalog
+        does not hold (team templates). The memo is keyed by the template itself, so a team
+        template changed meanwhile is mapped afresh."""
+        tpl = (resolve or get_catalog().template)(export_type, template)
+        memo_key = (key, tpl, column_map)
         with self._lock:
             hit = self._mapped.get(memo_key)
             if hit is not None:
@@ -71,7 +83,7 @@ class UploadCache:
         frame = self.get_frame(key)
         if frame is None:
             return None
-        result = map_frame(frame, get_catalog().template(export_type, template))
+        result = map_frame(frame, tpl, column_map=dict(column_map))
         with self._lock:
             self._mapped[memo_key] = result
             while len(self._mapped) > MAPPED_ENTRIES_PER_PROCESS:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -56,6 +57,8 @@ class DataType:
     label: str
     field_kinds: dict[str, str]  # field -> kind spec as written ("date", "status:form_status")
     templates: dict[str, Template]
+    # field -> other names sources use for it (the catalog's [synonyms.<type>]; matching.py)
+    synonyms: dict[str, tuple[str, ...]] = dataclass_field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,15 @@ def _column(field: str, header: str, spec: str, mappings: dict[str, Any], where:
     return Column(field, header, cast(FieldKind, kind), mapping or None)
 
 
+def column_of(catalog: Catalog, export_type: str, field: str, header: str) -> Column:
+    """The output column writing `field` of `export_type` under `header` (for templates built
+    outside the catalog file: team templates); CatalogError for a field the type lacks."""
+    kinds = catalog.data_type(export_type).field_kinds
+    if field not in kinds:
+        raise CatalogError(f"{export_type} has no field '{field}'")
+    return _column(field, header, kinds[field], catalog.status_mappings, f"types.{export_type}")
+
+
 def _template(
     type_name: str, name: str, table: dict[str, Any], data_type: dict[str, Any], mappings: Any
 ) -> Template:
@@ -152,6 +164,22 @@ def _template(
         includes_sensitive_data=_need(table, "includes_sensitive_data", bool, where),
         chunk_size=chunk,
     )
+
+
+def _synonyms(raw: Any, type_name: str, field_kinds: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """The [synonyms.<type>] table: field -> names; each field must exist, each name be text."""
+    where = f"synonyms.{type_name}"
+    table = raw.get(type_name, {}) if isinstance(raw, dict) else None
+    if not isinstance(table, dict):
+        raise CatalogError(f"catalog: {where} must be a table of field = [names]")
+    found: dict[str, tuple[str, ...]] = {}
+    for field_name, names in table.items():
+        if field_name not in field_kinds:
+            raise CatalogError(f"catalog: {where} names unknown field '{field_name}'")
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            raise CatalogError(f"catalog: {where}.{field_name} must be a list of names")
+        found[field_name] = tuple(names)
+    return found
 
 
 def parse_catalog(raw: dict[str, Any]) -> Catalog:
@@ -195,6 +223,7 @@ def parse_catalog(raw: dict[str, Any]) -> Catalog:
             label=_need(table, "label", str, where),
             field_kinds={str(k): str(v) for k, v in field_kinds.items()},
             templates=templates,
+            synonyms=_synonyms(raw.get("synonyms", {}), type_name, field_kinds),
         )
     return Catalog(types=types, status_mappings=mappings, limits=limits)
 

@@ -2,6 +2,8 @@
 
     python -m export_core export participants input.json --template complete --out DIR
     python -m export_core preview participants input.csv --rows 10
+    python -m export_core export participants partner.csv --map "Contact=phone" --map "No=" ...
+    python -m export_core export participants input.csv --template "team:Outreach" --out DIR
     python -m export_core templates [TYPE]
 
 Exit codes: 0 success, 2 bad input or options (unreadable file, unknown template, too many
@@ -22,13 +24,16 @@ import polars as pl
 
 from .catalog import Catalog, DataType, get_catalog
 from .csvbatches import NotStreamable
-from .errors import ExportError, InputError, LimitExceeded, ValidationError
+from .errors import ExportError, InputError, LimitExceeded, NotFound, ValidationError
 from .model import ExportOptions, ExportResult, PreviewResult
 from .readers import read_any
 from .service import preview, write_export
+from .settings import Settings
+from .store.templates import open_template_store
 from .streamed import export_csv_file
+from .team_templates import TEAM_PREFIX, resolve_options
 
-USER_ERRORS = (InputError, ValidationError, LimitExceeded)
+USER_ERRORS = (InputError, ValidationError, LimitExceeded, NotFound)  # NotFound: a team template
 STREAMED_EXTENSIONS = (".csv", ".tsv", ".txt")
 CELL_CHARS = 24  # preview table cells are cut to this width
 
@@ -58,6 +63,15 @@ def _parser() -> argparse.ArgumentParser:
     show = sub.add_parser("preview", help="quality report, plan and the first mapped rows")
     show.add_argument("type")
     show.add_argument("input")
+    for command in (export, show):
+        command.add_argument(
+            "--map",
+            action="append",
+            default=[],
+            metavar="SRC=FIELD",
+            help="feed input column SRC into FIELD, overriding the header matching; SRC= "
+            "ignores the column (repeatable)",
+        )
     show.add_argument("--template", default="standard")
     show.add_argument("--format", default="excel")
     show.add_argument("--rows", type=int, default=10)
@@ -97,11 +111,36 @@ def _streamed(
         raise
 
 
-def _export(args: argparse.Namespace) -> int:
+def _column_map(pairs: list[str]) -> tuple[tuple[str, str | None], ...]:
+    """--map SRC=FIELD values as ExportOptions.column_map (the last SRC= wins)."""
+    found: dict[str, str | None] = {}
+    for pair in pairs:
+        source, sep, field = pair.rpartition("=")
+        if not sep or not source:
+            raise ValidationError(f"--map {pair!r}: write SRC=FIELD (or SRC= to ignore SRC)")
+        found[source] = field.strip() or None
+    return tuple(found.items())
+
+
+def _options(args: argparse.Namespace, **extra: Any) -> ExportOptions:
+    """ExportOptions from the arguments, a "team:<name>" template looked up in the store of
+    the environment's settings (YBB_DATA_DIR, YBB_STORE)."""
     options = ExportOptions(
         export_type=args.type,
         template=args.template,
         format=args.format,
+        column_map=_column_map(args.map),
+        **extra,
+    )
+    store = None
+    if options.template.startswith(TEAM_PREFIX):
+        store = open_template_store(Settings.from_env())
+    return resolve_options(options, get_catalog(), store)
+
+
+def _export(args: argparse.Namespace) -> int:
+    options = _options(
+        args,
         filename=args.filename,
         sheet_name=args.sheet_name,
         chunking=args.chunking,
@@ -179,7 +218,7 @@ def _table(headers: Sequence[str], rows: list[dict[str, str]]) -> str:
 
 
 def _preview(args: argparse.Namespace) -> int:
-    options = ExportOptions(export_type=args.type, template=args.template, format=args.format)
+    options = _options(args)
     result: PreviewResult = preview(_read(args.input), options, limit=max(0, args.rows))
     if args.json:
         payload = {

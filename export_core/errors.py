@@ -8,7 +8,8 @@ ExportError                      base of everything below
 │   ├── UnknownTemplate          no such template for the data type
 │   ├── UnknownFormat            no such output format
 │   ├── NoDataError              the request carries no records
-│   └── UnsupportedMediaType     the request body is not declared as JSON
+│   ├── UnsupportedMediaType     the request body is not declared as JSON
+│   └── MappingConflict          two columns (or template columns) given one field or header
 ├── LimitExceeded                too many records, too large a body or cell count
 ├── NotFound                     unknown or expired export
 │   └── BatchNotFound            a batch number the export does not have
@@ -98,6 +99,13 @@ class UnsupportedMediaType(ValidationError):
     """The request body is declared as something other than JSON (e.g. a form post)."""
 
     error_code = "UNSUPPORTED_MEDIA_TYPE"
+
+
+class MappingConflict(ValidationError):
+    """Well-formed choices that contradict each other: two source columns mapped to one field,
+    or a team template repeating a field or a header."""
+
+    error_code = "MAPPING_CONFLICT"
 
 
 class LimitExceeded(ExportError):

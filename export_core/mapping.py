@@ -22,9 +22,10 @@ fraction of a second. Rules, per field kind:
 * text: kept as is. Formula-like text (= + - @ TAB CR at the start) is counted, not altered:
   the writers neutralise it.
 
-Input columns are matched to template fields by exact field name, else exact header, else
-case/space/underscore-insensitively, so a file exported earlier (headers as column names) maps
-back onto its template.
+Input columns are matched to template fields by export_core.matching (exact field name or
+header, normalised names, the catalog's synonyms, a similarity score; a person's `column_map`
+overrides it), so a file exported earlier (headers as column names) maps back onto its
+template and a partner's "Email Address" feeds `email`. The report's `columns` says how.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from collections.abc import Iterable, Sequence
 import polars as pl
 
 from .catalog import BOOLEAN_MAPPING, Catalog, Column, Template, get_catalog
+from .matching import ColumnMap, ColumnMapping, match_columns, normalise
 from .model import EXCEL_MAX_CELL_CHARS, MappedFrame, QualityReport, raw_column
 
 _PARSED_KINDS = frozenset({"integer", "money", "date", "datetime"})
@@ -243,28 +245,6 @@ def _norm(name: str) -> str:
     return re.sub(r"[\s_\-]+", "_", name.strip().lower())
 
 
-def _resolve_sources(columns: Sequence[str], template: Template) -> dict[str, str | None]:
-    """Template field -> the input column that feeds it (None when the input lacks it)."""
-    normalised: dict[str, str] = {}
-    for name in columns:
-        normalised.setdefault(_norm(name), name)
-    taken: set[str] = set()
-    found: dict[str, str | None] = {}
-    present = set(columns)
-    for col in template.columns:
-        candidates = (
-            col.field if col.field in present else None,
-            col.header if col.header in present else None,
-            normalised.get(_norm(col.field)),
-            normalised.get(_norm(col.header)),
-        )
-        source = next((c for c in candidates if c is not None and c not in taken), None)
-        if source is not None:
-            taken.add(source)
-        found[col.field] = source
-    return found
-
-
 def _long_sources(frame: pl.DataFrame, used: list[str]) -> tuple[set[str], int]:
     """The input columns holding text longer than a cell takes, and how many such cells.
 
@@ -325,12 +305,13 @@ def _quality(
     frame: pl.DataFrame,
     mapped: pl.DataFrame,
     template: Template,
-    sources: dict[str, str | None],
+    matching: ColumnMapping,
     catalog: Catalog,
     truncated: int,
 ) -> QualityReport:
     """Count what mapping noticed in one vectorised pass over the mapped values (`truncated`
     comes from `_long_sources`, on the input)."""
+    sources = matching.sources(template)
     used = [s for s in sources.values() if s is not None]
     exprs: dict[str, pl.Expr] = {}
     texts: list[str] = []
@@ -369,6 +350,7 @@ def _quality(
         extra_fields=tuple(c for c in frame.columns if c not in used_set and c != ""),
         formula_like=int(counts.get("formula") or 0),
         truncated=truncated,
+        columns=matching.as_dict(),
     )
 
 
@@ -395,14 +377,19 @@ def _unknown_codes(
 
 
 def map_frame(
-    frame: pl.DataFrame, template: Template, catalog: Catalog | None = None
+    frame: pl.DataFrame,
+    template: Template,
+    catalog: Catalog | None = None,
+    column_map: ColumnMap | None = None,
 ) -> MappedFrame:
-    """Map a reader's frame onto `template` and report on its quality."""
+    """Map a reader's frame onto `template` and report on its quality. `column_map` (source
+    column -> field, None to ignore a column) overrides the automatic header matching."""
     catalog = catalog or get_catalog()
-    sources = _resolve_sources(frame.columns, template)
+    matching = match_columns(frame.columns, template, catalog, column_map)
+    sources = matching.sources(template)
     long, truncated = _long_sources(frame, [s for s in sources.values() if s is not None])
     mapped = _map_values(frame, template, sources, catalog, long)
-    quality = _quality(frame, mapped, template, sources, catalog, truncated)
+    quality = _quality(frame, mapped, template, matching, catalog, truncated)
     return MappedFrame(template=template, frame=mapped, quality=quality)
 
 
@@ -413,7 +400,7 @@ def detect_export_type(columns: Iterable[str], catalog: Catalog | None = None) -
     one data type alone. Generic fields shared by several types (id, created_at, notes) decide
     nothing; a tie between types is ambiguous and gives None."""
     catalog = catalog or get_catalog()
-    names = {_norm(c) for c in columns}
+    names = {_norm(c) for c in columns} | {normalise(c) for c in columns}
     owners: dict[str, set[str]] = {}
     for name, data_type in catalog.types.items():
         for field_name in data_type.field_kinds:
@@ -424,6 +411,9 @@ def detect_export_type(columns: Iterable[str], catalog: Catalog | None = None) -
         for template in data_type.templates.values():
             for col in template.columns:
                 aliases.setdefault(_norm(col.header), col.field)
+        for field_name, synonyms in data_type.synonyms.items():
+            for synonym in synonyms:
+                aliases.setdefault(normalise(synonym), field_name)
         matched = {aliases[n] for n in names if n in aliases}
         scores[name] = sum(1 for f in matched if owners[f] == {name})
     best = max(scores.values(), default=0)

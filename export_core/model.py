@@ -53,6 +53,9 @@ class QualityReport:
     extra_fields: tuple[str, ...] = ()  # input fields the template ignores
     formula_like: int = 0  # text cells starting with = + - @ TAB CR (neutralised on write)
     truncated: int = 0  # cells cut at Excel's 32,767 characters
+    # source column -> {"field", "method", "score"}: how each input column was matched
+    # (export_core.matching); empty in reports stored before matching existed.
+    columns: dict[str, dict[str, str | float | None]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -63,6 +66,7 @@ class QualityReport:
             "extra_fields": list(self.extra_fields),
             "formula_like": self.formula_like,
             "truncated": self.truncated,
+            "columns": {k: dict(v) for k, v in self.columns.items()},
         }
 
 
@@ -135,6 +139,12 @@ class ExportOptions:
     sheet_name: str | None = None
     chunking: str = "auto"
     csv_bom: bool = False
+    # A person's column choices: (source column, field or None to ignore), overriding the
+    # automatic header matching (export_core.matching). A tuple, so options stay hashable.
+    column_map: tuple[tuple[str, str | None], ...] = ()
+    # A team template (export_core.team_templates) the door resolved for `template`
+    # ("team:<name>"); None for the catalog's templates.
+    team_template: Template | None = None
 
 
 @dataclass(frozen=True)

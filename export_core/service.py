@@ -22,7 +22,7 @@ import polars as pl
 from .archive import ZipBuilder
 from .catalog import Catalog, Template, get_catalog
 from .cells import display_rows
-from .errors import LimitExceeded, NoDataError, StorageError
+from .errors import LimitExceeded, NoDataError, StorageError, UnknownTemplate
 from .mapping import map_frame
 from .model import (
     BatchPlan,
@@ -62,11 +62,24 @@ def temp_path(final: Path) -> Path:
     return final.with_name(f"{final.name}.tmp-{secrets.token_hex(6)}")
 
 
+def resolve_template(options: ExportOptions, catalog: Catalog) -> Template:
+    """The template `options` names: the team template the door resolved, else the catalog's."""
+    team = options.team_template
+    if team is None:
+        return catalog.template(options.export_type, options.template)
+    if team.export_type != options.export_type:
+        raise UnknownTemplate(
+            f"Template '{options.template}' not found for {options.export_type}",
+            details={"template": options.template},
+        )
+    return team
+
+
 def _validate(
     options: ExportOptions, record_count: int, catalog: Catalog
 ) -> tuple[Template, ExportPlan]:
     """The template and plan for `options`; raises the catalog's/plan's ValidationErrors."""
-    template = catalog.template(options.export_type, options.template)
+    template = resolve_template(options, catalog)
     get_writer(options.format)
     return template, plan_export(record_count, template, options, catalog.limits)
 
@@ -83,7 +96,7 @@ def preview(
     report and the export plan. Validates type/template/format like write_export."""
     catalog = catalog or get_catalog()
     template, plan = _validate(options, frame.height, catalog)
-    mapped = map_frame(frame, template, catalog)
+    mapped = map_frame(frame, template, catalog, dict(options.column_map))
     return PreviewResult(
         template=template,
         headers=template.headers,
@@ -340,7 +353,7 @@ def write_export(
         catalog.limits.max_records_per_request if max_records is None else max_records,
     )
     template, plan = _validate(options, frame.height, catalog)
-    mapped = map_frame(frame, template, catalog)
+    mapped = map_frame(frame, template, catalog, dict(options.column_map))
     written: list[Path] = []
     try:
         target_dir.mkdir(parents=True, exist_ok=True)

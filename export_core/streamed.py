@@ -25,7 +25,7 @@ from .csvbatches import read_csv_batches
 from .errors import InputError, StorageError, ValidationError
 from .mapping import map_frame
 from .model import ExportOptions, ExportResult, MappedFrame, QualityReport, WrittenFile
-from .service import _validate, check_record_count, temp_path
+from .service import _validate, check_record_count, resolve_template, temp_path
 from .writers import csv as csv_writer
 from .writers import xlsx
 
@@ -64,16 +64,19 @@ def merge_quality(a: QualityReport, b: QualityReport, template: Template) -> Qua
         extra_fields=a.extra_fields,  # every batch has the file's header
         formula_like=a.formula_like + b.formula_like,
         truncated=a.truncated + b.truncated,
+        columns=a.columns,  # every batch has the file's header
     )
 
 
-def _survey(source: Path, template: Template | None, catalog: Catalog, excel: bool) -> _Survey:
-    survey = _Survey()
+def _survey(
+    source: Path, template: Template | None, catalog: Catalog, options: ExportOptions
+) -> _Survey:
+    survey, excel, column_map = _Survey(), options.format == "excel", dict(options.column_map)
     for batch in read_csv_batches(source, BATCH_ROWS):
         survey.rows += batch.height
         if template is None:
             continue  # only counted: the template error is raised after the size checks
-        mapped = map_frame(batch, template, catalog)
+        mapped = map_frame(batch, template, catalog, column_map)
         q = mapped.quality
         survey.quality = q if survey.quality is None else merge_quality(survey.quality, q, template)
         if excel:
@@ -82,16 +85,18 @@ def _survey(source: Path, template: Template | None, catalog: Catalog, excel: bo
     return survey
 
 
-def _mapped_batches(source: Path, template: Template, catalog: Catalog) -> Iterator[MappedFrame]:
+def _mapped_batches(
+    source: Path, template: Template, catalog: Catalog, options: ExportOptions
+) -> Iterator[MappedFrame]:
     for batch in read_csv_batches(source, BATCH_ROWS):
-        yield map_frame(batch, template, catalog)
+        yield map_frame(batch, template, catalog, dict(options.column_map))
 
 
 def _write(
     source: Path, template: Template, survey: _Survey, target: Path, options: ExportOptions,
     catalog: Catalog,
 ) -> None:  # fmt: skip
-    blocks = _counted(_mapped_batches(source, template, catalog), survey.rows)
+    blocks = _counted(_mapped_batches(source, template, catalog, options), survey.rows)
     if options.format == "excel":
         assert survey.widths is not None
         xlsx.write_blocks(blocks, survey.rows, survey.widths, target, options)
@@ -132,10 +137,10 @@ def export_csv_file(
     `write_export` raises for the same input, in the same order."""
     catalog = catalog or get_catalog()
     try:
-        template: Template | None = catalog.template(options.export_type, options.template)
+        template: Template | None = resolve_template(options, catalog)
     except ValidationError:
         template = None
-    survey = _survey(source, template, catalog, options.format == "excel")
+    survey = _survey(source, template, catalog, options)
     limit = catalog.limits.max_records_per_request if max_records is None else max_records
     check_record_count(survey.rows, limit)
     template, plan = _validate(options, survey.rows, catalog)

@@ -3,7 +3,7 @@
 import dash
 from dash import html
 
-from components import catalog_view
+from components import catalog_view, team_editor
 
 dash.register_page(
     __name__, path="/templates", name="Templates", title="Templates — YBB Export Studio"
@@ -11,5 +11,5 @@ dash.register_page(
 
 
 def layout(**_query: str) -> html.Div:
-    """The catalog, as tables."""
-    return catalog_view.layout()
+    """The catalog, as tables, then the team's own templates."""
+    return catalog_view.layout(after_templates=[team_editor.layout()])

@@ -18,6 +18,7 @@ from .hooks import install_hooks
 from .routes_exports import bp as exports_bp
 from .routes_links import bp as links_bp
 from .routes_meta import bp as meta_bp
+from .team_templates import bp as team_templates_bp
 
 CLEANUP_LOCK_NAME = "cleanup.lock"
 
@@ -43,6 +44,7 @@ def register_api(server: flask.Flask, settings: Settings) -> None:
     server.register_blueprint(exports_bp)
     server.register_blueprint(links_bp)
     server.register_blueprint(meta_bp)
+    server.register_blueprint(team_templates_bp)
     server.register_error_handler(HTTPException, handle_http_exception)
     install_hooks(server, settings, scheduler.ensure_started)
     register_metrics(server)

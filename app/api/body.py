@@ -27,7 +27,10 @@ from export_core.errors import (
 )
 from export_core.jsondoc import Bytes
 from export_core.jsonslices import decode_records
+from export_core.matching import check_column_map
 from export_core.model import ExportOptions
+from export_core.store.templates import TemplateStore
+from export_core.team_templates import TEAM_PREFIX, resolve_options
 
 READ_BLOCK = 256 * 1024
 FORMAT_ALIASES = {"excel": "excel", "xlsx": "excel", "csv": "csv"}
@@ -288,16 +291,45 @@ def _too_deep(value: list[Any] | dict[str, Any]) -> bool:
     return False
 
 
+def _column_map(body: dict[str, Any], catalog: Catalog, export_type: str) -> Any:
+    """The optional `column_map` ({"source column": "field" or null}) as ExportOptions takes
+    it; 400 for another shape, an unknown field or a field mapped twice."""
+    value = body.get("column_map")
+    if value is None:
+        return ()
+    if not isinstance(value, dict) or len(value) > MAX_FIELDS_PER_RECORD:
+        raise ValidationError(
+            f"'column_map' must be a JSON object of source column -> field name (or null to"
+            f" ignore the column), not a JSON {_kind(value)}",
+            details={"field": "column_map"},
+        )
+    for source, target in value.items():
+        if target is not None and not isinstance(target, str):
+            raise ValidationError(
+                f"'column_map' value for '{source[:100]}' must be a field name or null,"
+                f" not a JSON {_kind(target)}",
+                details={"field": "column_map", "source": source[:100]},
+            )
+    fields = list(catalog.data_type(export_type).field_kinds)
+    check_column_map(value, fields, export_type)
+    return tuple((source, target or None) for source, target in value.items())
+
+
 def parse_export_request(
-    export_type: str, decoded: ExportBody, catalog: Catalog, max_records: int
+    export_type: str,
+    decoded: ExportBody,
+    catalog: Catalog,
+    max_records: int,
+    templates: TemplateStore | None = None,
 ) -> ExportRequest:
     """Check every field of an export body (seed messages) and build the engine options and
-    the records' frame."""
+    the records' frame. A "team:<name>" template is looked up in `templates`."""
     catalog.data_type(export_type)
     body = decoded.fields
     records = _records(body, max_records) if decoded.frame is None else []
     template = _typed(body, "template", str, "standard", nullable=True) or "standard"
-    catalog.template(export_type, template)
+    if not template.startswith(TEAM_PREFIX):
+        catalog.template(export_type, template)
     fmt = _typed(body, "format", str, "excel", nullable=True) or "excel"
     if fmt not in FORMAT_ALIASES:
         raise UnknownFormat(
@@ -318,7 +350,9 @@ def parse_export_request(
         sheet_name=_name(body, "sheet_name"),
         chunking=chunking,
         csv_bom=bool(_typed(body, "csv_bom", bool, False, nullable=True)),
+        column_map=_column_map(body, catalog, export_type),
     )
+    options = resolve_options(options, catalog, templates)
     is_async = bool(_typed(body, "async", bool, False, nullable=True))
     frame = decoded.frame
     if frame is None:

@@ -27,6 +27,7 @@ from export_core.errors import (
     IdempotencyInProgress,
     InputError,
     LimitExceeded,
+    MappingConflict,
     NoDataError,
     NotFound,
     NotReady,
@@ -57,6 +58,7 @@ STATUS_BY_ERROR: dict[type[ExportError], int] = {
     NotReady: 409,
     Busy: 429,
     IdempotencyConflict: 422,
+    MappingConflict: 422,  # well-formed JSON whose choices contradict each other
     IdempotencyInProgress: 409,
     StorageError: 500,
 }

@@ -10,6 +10,7 @@ from export_core.settings import SERVICE_NAME, SERVICE_VERSION, Settings
 
 from . import openapi_schemas as S
 from .body import IDEMPOTENCY_KEY_RE, MAX_NAME_CHARS
+from .openapi_team import body_additions, team_component_schemas, team_template_ops
 from .signing import MAX_TTL_SECONDS
 
 JSON = "application/json"
@@ -88,6 +89,7 @@ def _export_ops(settings: Settings, catalog: Catalog) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for name, data_type in catalog.types.items():
         body = _export_body(settings, list(data_type.templates))
+        body["properties"].update(body_additions(catalog, name, list(data_type.templates)))
         created = {
             "description": "The export was written (one file, or several plus a ZIP).",
             "content": {JSON: {"schema": {"anyOf": [_ref("SingleExport"), _ref("MultiExport")]}}},
@@ -98,7 +100,7 @@ def _export_ops(settings: Settings, catalog: Catalog) -> dict[str, Any]:
                 {
                     "200": created,
                     "202": _ok("Accepted", "Accepted: the export runs in the background."),
-                    **_errors(400, 409, 413, 415, 422, 429, 500, 507),
+                    **_errors(400, 404, 409, 413, 415, 422, 429, 500, 507),
                 },
                 operationId=f"export_{name}",
                 parameters=[idem],
@@ -275,12 +277,13 @@ def build_openapi(settings: Settings, catalog: Catalog) -> dict[str, Any]:
         **_export_id_ops("/api/export", alias=True),
         **_signed_links_op(),
         **_other_ops(catalog),
+        **team_template_ops(catalog, _op, _ok, _errors),
     }
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": f"{SERVICE_NAME} API", "version": SERVICE_VERSION},
         "paths": paths,
-        "components": {"schemas": S.component_schemas(catalog)},
+        "components": {"schemas": {**S.component_schemas(catalog), **team_component_schemas()}},
     }
     if settings.api_key:
         doc["components"]["securitySchemes"] = {

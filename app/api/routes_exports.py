@@ -11,7 +11,7 @@ import orjson
 from werkzeug.exceptions import MethodNotAllowed
 
 from app.metrics import QUEUED, measure_export, observe_cleanup
-from export_core import plan
+from export_core import plan, service
 from export_core.errors import BatchNotFound, ExportError, NoDataError, NotFound, ValidationError
 from export_core.store import FileSelector, StoredResponse
 from export_core.store.maintenance import cleanup_if_free
@@ -28,6 +28,7 @@ from .context import ApiContext, api_context
 from .downloads import send_stored_file
 from .errors import export_error_response, handle_any
 from .presenters import accepted_payload, export_payload, status_fields, status_payload
+from .team_store import template_store
 
 bp = flask.Blueprint("ybb_exports", __name__)
 bp.register_error_handler(Exception, handle_any)
@@ -94,11 +95,13 @@ def _rememberable(status: int) -> bool:
 
 
 def _create(ctx: ApiContext, export_type: str, body: ExportBody) -> flask.Response:
-    req = parse_export_request(export_type, body, ctx.catalog, ctx.settings.max_records)
+    req = parse_export_request(
+        export_type, body, ctx.catalog, ctx.settings.max_records, template_store()
+    )
     frame = req.frame
     if frame.height == 0:
         raise NoDataError("No data provided for export", details={"field": "data"})
-    template = ctx.catalog.template(export_type, req.options.template)
+    template = service.resolve_template(req.options, ctx.catalog)
     strategy = plan.plan_export(frame.height, template, req.options, ctx.catalog.limits).strategy
     record = ctx.store.begin(req.options, frame.height, strategy=strategy)
     flask.g.export_id, flask.g.record_count = record.export_id, frame.height

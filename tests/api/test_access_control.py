@@ -24,6 +24,7 @@ def keyed(make_app: AppFactory) -> FlaskClient:
 def _operations(client: FlaskClient, export_id: str) -> list[tuple[str, str]]:
     doc = client.get("/api/ybb/openapi.json", headers=GOOD).get_json()
     values = {"{export_id}": export_id, "{export_type}": "participants", "{n}": "1"}
+    values["{name}"] = "Outreach"  # a team template (issue 18)
     ops = []
     for template, item in doc["paths"].items():
         path = template

@@ -202,15 +202,19 @@ def test_openapi_documents_every_api_route(client: FlaskClient) -> None:
         r.rule.replace("<int:", "<") for r in rules if r.rule.startswith(("/api/", "/health"))
     }
     api_rules.discard("/api/<path:rest>")
-    api_rules.discard("/api/ybb/export/<export_type>")
-    api_rules |= {f"/api/ybb/export/{t}" for t in get_catalog().types}
+    for per_type in ("/api/ybb/export", "/api/ybb/team-templates"):  # documented per type
+        api_rules.discard(f"{per_type}/<export_type>")
+        api_rules |= {f"{per_type}/{t}" for t in get_catalog().types}
     normalise = {p.replace("<number>", "<n>") for p in api_rules}
     assert normalise <= documented, normalise - documented
     body = doc["paths"]["/api/ybb/export/participants"]["post"]["requestBody"]
     schema = body["content"]["application/json"]["schema"]
     assert schema["properties"]["data"]["maxItems"] == 50_000
-    assert None in schema["properties"]["template"]["enum"]
-    assert "complete" in schema["properties"]["template"]["enum"]
+    # A catalog template (enum) or a team template ("team:<name>", issue 18).
+    catalog_names, team_names = schema["properties"]["template"]["anyOf"]
+    assert None in catalog_names["enum"]
+    assert "complete" in catalog_names["enum"]
+    assert team_names["pattern"].startswith("^team:")
 
 
 def test_error_responses_match_the_documented_envelope(client: FlaskClient) -> None:
