@@ -35,7 +35,7 @@ from ..model import (
     MappedFrame,
     raw_column,
 )
-from . import sheetxml
+from . import deflate, sheetxml
 from .rowstream import RowStream, discard_spill_files, package_in_memory, release_sheet_xml
 from .xlsxrows import NUMBER_FORMATS, prepared_for, styled_kinds, template_styles
 from .xlsxrows import prepare as prepare  # the writer's optional `prepare` step
@@ -309,7 +309,7 @@ def write_blocks(
     if rows_per_sheet < 1:
         raise ValueError("rows_per_sheet must be at least 1")
     # xlsxwriter's row spill files go beside the output: same volume, not a RAM-backed /tmp
-    workbook = xlsxwriter.Workbook(str(path), {**WORKBOOK_OPTIONS, "tmpdir": str(path.parent)})
+    workbook = deflate.Workbook(str(path), {**WORKBOOK_OPTIONS, "tmpdir": str(path.parent)})
     try:
         _write_sheets(workbook, iter(blocks), total, widths, options, rows_per_sheet)
         if total <= IN_MEMORY_ROWS:
