@@ -3,6 +3,7 @@ and errors as reading the whole file and calling write_export."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -166,29 +167,40 @@ def test_cli_streams_csv_input(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["excel", "csv"])
-@pytest.mark.parametrize("change", ["grow", "shrink"])
-def test_a_file_changed_between_the_passes_is_an_input_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str, change: str
-) -> None:
-    """Another process appends to or truncates the CSV after the first pass has counted it:
-    the export stops with a clear message and leaves no file behind."""
-    source = tmp_path / "people.csv"
-    lines = ["id,first_name"] + [f"{i},Name{i}" for i in range(1, 31)]
-    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    real_survey = streamed._survey
+def test_the_file_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+    """One pass (the survey pass is gone): a file that changes while it is exported cannot
+    give a count that disagrees with the rows written."""
+    source = _csv_file(tmp_path / "in.csv", 40)
+    opened: list[Path] = []
+    real = streamed.read_csv_batches
 
-    def survey_then_change(*args: object, **kwargs: object) -> object:
-        result = real_survey(*args, **kwargs)  # type: ignore[arg-type]
-        if change == "grow":
-            with source.open("a", encoding="utf-8") as fh:
-                fh.write("31,Late\n32,Later\n")
-        else:
-            source.write_text("\n".join(lines[:11]) + "\n", encoding="utf-8")
-        return result
+    def counted(path: Path, batch_rows: int = 50_000) -> object:
+        opened.append(path)
+        return real(path, batch_rows)
 
-    monkeypatch.setattr(streamed, "_survey", survey_then_change)
+    monkeypatch.setattr(streamed, "read_csv_batches", counted)
+    options = ExportOptions("participants", "complete", format=fmt, chunking="off")
+    got = streamed.export_csv_file(source, options, tmp_path / "out")
+    assert got is not None and got.files[0].record_count == 40
+    assert opened == [source]
+
+
+@pytest.mark.parametrize("fmt", ["excel", "csv"])
+def test_writing_stops_when_later_rows_rule_the_file_out(tmp_path: Path, fmt: str) -> None:
+    """Rows past the limit, or past the chunking threshold, found after batches were written:
+    the same error or fallback as before, the partial file and the directory removed."""
+    source = _csv_file(tmp_path / "in.csv", 40)
     out = tmp_path / "out"
-    options = ExportOptions(export_type="participants", template="summary", format=fmt)
-    with pytest.raises(InputError, match="changed while it was being exported"):
-        streamed.export_csv_file(source, options, out)
+    options = ExportOptions("participants", "complete", format=fmt, chunking="off")
+    with pytest.raises(LimitExceeded) as raised:
+        streamed.export_csv_file(source, options, out, max_records=20)
+    assert raised.value.details == {"record_count": 40, "max_records": 20}
+    assert not out.exists()
+    limits = dataclasses.replace(get_catalog().limits, chunked_threshold=25)
+    catalog = dataclasses.replace(get_catalog(), limits=limits)
+    auto = dataclasses.replace(options, chunking="auto")
+    assert streamed.export_csv_file(source, auto, out, catalog=catalog) is None
+    assert not out.exists()
+    out.mkdir()  # a directory that was there before stays
+    assert streamed.export_csv_file(source, auto, out, catalog=catalog) is None
     assert list(out.iterdir()) == []
