@@ -33,6 +33,8 @@ import xlsxwriter
 import xlsxwriter.workbook
 from zlib_ng import zlib_ng
 
+from .rowstream import ByteCopyWorksheet
+
 DEFAULT_LEVEL = 6  # zlib's Z_DEFAULT_COMPRESSION, what xlsxwriter asks for (no level given)
 WINDOW = 32 * 1024  # deflate's window: the dictionary each block gets from the one before
 # 2 MiB pieces: per-piece costs (a compressor, a dictionary) stay under 1% of the work while a
@@ -144,6 +146,8 @@ def _store_workbook_through(zip_class: type[zipfile.ZipFile]) -> Any:
 
 
 class Workbook(xlsxwriter.Workbook):  # type: ignore[misc]
-    """xlsxwriter's Workbook, its package deflated by zlib-ng, big members in parallel."""
+    """xlsxwriter's Workbook, its package deflated by zlib-ng, big members in parallel, its
+    constant_memory rows copied into the sheet XML as bytes (rowstream.ByteCopyWorksheet)."""
 
     _store_workbook = _store_workbook_through(XlsxZipFile)
+    worksheet_class = ByteCopyWorksheet

@@ -20,7 +20,7 @@ from export_core.catalog import get_catalog
 from export_core.mapping import map_frame
 from export_core.model import ExportOptions
 from export_core.readers import records_to_frame
-from export_core.writers import deflate, xlsx
+from export_core.writers import deflate, rowstream, xlsx
 
 FIXED_CREATED = datetime(2026, 12, 5, 12, 0, 0)
 
@@ -85,11 +85,14 @@ def _write_plain(cls: type, path: Path, rows: int) -> None:
     workbook.set_properties({"created": FIXED_CREATED})
     sheet = workbook.add_worksheet("Data")
     for r in range(rows):
-        sheet.write_row(r, 0, [r, f"text {r % 97}", r * 0.5])
+        sheet.write_row(r, 0, [r, f"text é漢 {r % 97}", r * 0.5])
     workbook.close()
 
 
 def test_workbook_members_equal_xlsxwriters_own(tmp_path: Path) -> None:
+    """Deflated by zlib-ng in pieces, rows copied as bytes (ByteCopyWorksheet): the same
+    decompressed parts as xlsxwriter's own Workbook writes."""
+    assert deflate.Workbook.worksheet_class is rowstream.ByteCopyWorksheet
     for rows in (10, 60_000):  # one small package; one whose sheet is cut into pieces
         ours, theirs = tmp_path / f"ours{rows}.xlsx", tmp_path / f"theirs{rows}.xlsx"
         _write_plain(deflate.Workbook, ours, rows)
@@ -106,7 +109,7 @@ def test_workbook_members_equal_xlsxwriters_own(tmp_path: Path) -> None:
             last = next(sheet.iter_rows(min_row=rows, max_row=rows, values_only=True))
         finally:
             book.close()
-        assert last == (rows - 1, f"text {(rows - 1) % 97}", (rows - 1) * 0.5)
+        assert last == (rows - 1, f"text é漢 {(rows - 1) % 97}", (rows - 1) * 0.5)
 
 
 def test_nothing_global_is_replaced() -> None:
