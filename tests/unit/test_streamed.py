@@ -3,15 +3,20 @@ and errors as reading the whole file and calling write_export."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import json
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from benchmarks.datagen import records
 from export_core import streamed
@@ -92,6 +97,34 @@ def test_batches_equal_whole_reader(tmp_path: Path) -> None:
     batches = list(read_csv_batches(path, 2))
     assert [b.height for b in batches] == [2, 1]
     assert pl.concat(batches).equals(read_csv(path.read_bytes()))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(
+        st.lists(st.sampled_from(["", "x", " y ", "é,z", 'q"r', "1\n2", "-"]), max_size=4),
+        min_size=1,
+        max_size=12,
+    ),
+    batch=st.integers(min_value=1, max_value=5),
+)
+def test_batches_equal_whole_reader_for_any_rows(rows: list[list[str]], batch: int) -> None:
+    """Short rows, empty fields (null), quoted commas and line breaks: the batches, put
+    together, are the whole-file reader's frame."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["a", "b", "c", "d"])
+    writer.writerows(rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "s.csv"
+        path.write_bytes(out.getvalue().encode())
+        whole = read_csv(path.read_bytes())
+        batches = list(read_csv_batches(path, batch))
+    if whole.height == 0:
+        assert batches == []
+    else:
+        assert pl.concat(batches).equals(whole)
+        assert pl.concat(batches).schema == whole.schema
 
 
 @pytest.mark.parametrize(
