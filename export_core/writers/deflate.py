@@ -45,17 +45,21 @@ THREADS = max(1, min(2, os.cpu_count() or 1))
 # a few pieces) however big the member.
 MAX_PENDING = THREADS + 1
 
-_pool: ThreadPoolExecutor | None = None
+_pool: tuple[int, ThreadPoolExecutor] | None = None  # (the process it belongs to, the pool)
 _pool_lock = threading.Lock()
 
 
 def _executor() -> ThreadPoolExecutor:
-    """The process's deflate pool, created on first use (after a fork, in the child)."""
-    global _pool
+    """The process's deflate pool, created on first use. A forked child (a gunicorn or
+    Celery worker) gets its own: the parent's pool object would survive the fork without its
+    threads, and work handed to it would never run."""
+    global _pool, _pool_lock
+    if _pool is not None and _pool[0] != os.getpid():
+        _pool, _pool_lock = None, threading.Lock()  # the parent's lock may have been held
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(THREADS, thread_name_prefix="ybb-deflate")
-        return _pool
+            _pool = (os.getpid(), ThreadPoolExecutor(THREADS, thread_name_prefix="ybb-deflate"))
+        return _pool[1]
 
 
 def _deflate_piece(data: bytes, level: int, zdict: bytes, final: bool) -> bytes:

@@ -3,6 +3,9 @@ and no global change to xlsxwriter or zipfile."""
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 import zipfile
 import zlib
 from datetime import datetime
@@ -137,3 +140,29 @@ def test_the_export_writer_packages_through_it(
         assert len(made) == len(archive.infolist())  # every member, deflated at level 6
         assert archive.testzip() is None
     assert {d.level for d in made} == {deflate.DEFAULT_LEVEL}
+
+
+def test_a_forked_child_deflates_with_a_pool_of_its_own(tmp_path: Path) -> None:
+    """The parent's pool exists before the fork; the child's pieces must still be deflated
+    (an inherited pool has no threads, and the child would hang)."""
+    data = _sheet_like(60_000)
+    assert zlib.decompress(_deflated(deflate.ParallelDeflater(), data, [1 << 20] * 4), -15)
+    assert deflate._pool is not None
+    result = tmp_path / "child.bin"
+    pid = os.fork()
+    if pid == 0:  # the child: write its stream and leave without running pytest's exit code
+        try:
+            result.write_bytes(_deflated(deflate.ParallelDeflater(), data, [1 << 20] * 4))
+        finally:
+            os._exit(0)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise AssertionError("the forked child's deflate never finished")
+    assert zlib.decompress(result.read_bytes(), -15) == data
