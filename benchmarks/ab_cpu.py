@@ -9,7 +9,8 @@ both). `engine`: `service.write_export` in-process, `--repeat` times per child p
 child prints the medians). The working tree (A) and `--ref` checked out into a temporary git
 worktree (B) run alternately, each in a child process of its own; per run this prints wall
 time, the child's user + system CPU and peak RSS (from wait4, so each figure is that child's
-alone) and the load average before it. With other jobs on the cores, wall time mostly says how
+alone; this process stays small, since Linux starts a child's peak at its parent's) and the
+load average before it. With other jobs on the cores, wall time mostly says how
 long the run waited for one; CPU time is what the code costs."""
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-from benchmarks.bench_cli import generate
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE_CHILD = """
@@ -75,8 +74,11 @@ def _commands(args: argparse.Namespace, scratch: Path) -> list[str]:
         n, fmt, template = args.case.split(":")
         return [sys.executable, "-c", ENGINE_CHILD, n, fmt, template, str(args.repeat)]
     source = scratch / "participants.csv"
-    if not source.exists():
-        generate(source, args.rows, "csv")
+    if not source.exists():  # in a child: a child's peak RSS starts at its parent's (exec)
+        make = "import sys; from pathlib import Path; from benchmarks.bench_cli import generate; "
+        make += "generate(Path(sys.argv[1]), int(sys.argv[2]), 'csv')"
+        command = [sys.executable, "-c", make, str(source), str(args.rows)]
+        subprocess.run(command, cwd=ROOT, check=True)
     return [
         sys.executable, "-m", "export_core", "export", "participants", str(source),
         "--template", "complete", "--chunking", "off", "--max-records", str(args.rows),
