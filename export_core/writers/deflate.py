@@ -91,7 +91,8 @@ class ParallelDeflater:
         self._buffer += data
         out: list[bytes] = []
         while len(self._buffer) > self.block_bytes:  # ">": the last piece is never empty
-            piece = bytes(self._buffer[: self.block_bytes])
+            with memoryview(self._buffer) as view:  # one copy of the piece, not two
+                piece = bytes(view[: self.block_bytes])
             del self._buffer[: self.block_bytes]
             self._submit(piece, final=False)
             while len(self._pending) > MAX_PENDING:
