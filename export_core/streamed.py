@@ -143,6 +143,11 @@ def _discard(tmp: Path | None, created: Path | None) -> None:
             created.rmdir()
 
 
+def _about(exc: OSError, source: Path) -> bool:
+    """Whether `exc` is about the input file (the caller reports it as such), not the output."""
+    return exc.filename is not None and Path(exc.filename) == source
+
+
 def export_csv_file(
     source: Path,
     options: ExportOptions,
@@ -180,7 +185,7 @@ def export_csv_file(
         os.replace(tmp, final)
     except BaseException as exc:
         _discard(tmp, created)
-        if isinstance(exc, OSError):
+        if isinstance(exc, OSError) and not _about(exc, source):
             reason = exc.strerror or str(exc)
             raise StorageError(f"Could not write export files: {reason}") from exc
         raise

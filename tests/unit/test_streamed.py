@@ -237,3 +237,27 @@ def test_writing_stops_when_later_rows_rule_the_file_out(tmp_path: Path, fmt: st
     out.mkdir()  # a directory that was there before stays
     assert streamed.export_csv_file(source, auto, out, catalog=catalog) is None
     assert list(out.iterdir()) == []
+
+
+def test_a_missing_csv_input_is_an_input_error_not_a_storage_error(tmp_path: Path) -> None:
+    """The one pass reads inside the export's clean-up block: an OSError about the input file
+    must still reach the CLI as itself (exit 2, "Cannot read input file"), not as a failure
+    to write the export."""
+    with pytest.raises(FileNotFoundError):
+        streamed.export_csv_file(
+            tmp_path / "nope.csv", ExportOptions("participants", chunking="off"), tmp_path / "o"
+        )
+    assert not (tmp_path / "o").exists()
+    done = subprocess.run(
+        [
+            *[sys.executable, "-m", "export_core", "export", "participants"],
+            *[str(tmp_path / "no.csv"), "--chunking", "off", "--out", str(tmp_path / "o")],
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Cannot read input file" in done.stderr
