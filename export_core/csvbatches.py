@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from .errors import InputError
-from .readers import _detect_delimiter, _frame, _header_line, csv_records
+from .readers import _detect_delimiter, _header_line, csv_records
 
 SAMPLE_CHARS = 1 << 20  # text read to detect the delimiter (readers sniff 64 KiB of it)
 SCAN_BYTES = 1 << 20  # block size of the UTF-8 error scan
@@ -60,11 +60,13 @@ def _utf8_error(path: Path) -> InputError:
 
 
 def _batch(names: list[str], rows: list[list[str]]) -> pl.DataFrame:
-    columns = {
-        name: [(row[i] or None) if i < len(row) else None for row in rows]
-        for i, name in enumerate(names)
-    }
-    return _frame(columns, len(rows))
+    """The all-String frame `_frame` builds for these rows (short rows padded, empty field ->
+    null), read by polars row-wise: half the time of building a list per column in Python."""
+    width = len(names)
+    if rows and min(map(len, rows)) < width:
+        rows = [row if len(row) >= width else row + [""] * (width - len(row)) for row in rows]
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(names, pl.String), orient="row")
+    return frame.with_columns(pl.when(pl.col(n) != "").then(pl.col(n)).alias(n) for n in names)
 
 
 def _delimiter(fh: io.TextIOBase) -> str | None:

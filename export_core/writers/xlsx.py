@@ -35,7 +35,7 @@ from ..model import (
     MappedFrame,
     raw_column,
 )
-from . import sheetxml
+from . import deflate, sheetxml
 from .rowstream import RowStream, discard_spill_files, package_in_memory, release_sheet_xml
 from .xlsxrows import NUMBER_FORMATS, prepared_for, styled_kinds, template_styles
 from .xlsxrows import prepare as prepare  # the writer's optional `prepare` step
@@ -191,14 +191,17 @@ class _SheetWriter:
 
     def add_sheet(self, widths: Sequence[int], rows: int) -> Worksheet:
         """A new sheet with header, widths, frozen header, autofilter and print setup."""
+        sheet = self.new_sheet()
+        self.size_sheet(sheet, widths, rows)
+        return sheet
+
+    def new_sheet(self) -> Worksheet:
+        """A new sheet with its header, frozen header and print setup; `size_sheet` adds what
+        depends on its rows (xlsxwriter writes both into the XML only when it closes)."""
         self.sheets += 1
         title = self.name if self.sheets == 1 else _rollover_name(self.name, self.sheets)
         sheet = self.workbook.add_worksheet(title)
-        for index, width in enumerate(widths):  # before any row: constant_memory requires it
-            sheet.set_column(index, index, width)
-        last_col = len(self.columns) - 1
         sheet.freeze_panes(1, 0)
-        sheet.autofilter(0, 0, rows, last_col)
         sheet.set_landscape()
         sheet.set_paper(9)  # A4
         sheet.fit_to_pages(1, 0)  # one page wide, as many tall as needed
@@ -206,6 +209,13 @@ class _SheetWriter:
         sheet.set_row(0, 20)
         sheet.write_row(0, 0, [c.header for c in self.columns], self.header_format)
         return sheet
+
+    def size_sheet(self, sheet: Worksheet, widths: Sequence[int], rows: int) -> None:
+        """Column widths and the autofilter over the header and `rows` data rows. Both are
+        kept until close(), even in constant_memory mode, so they may follow the rows."""
+        for index, width in enumerate(widths):
+            sheet.set_column(index, index, width)
+        sheet.autofilter(0, 0, rows, len(self.columns) - 1)
 
     def write_rows(self, sheet: Worksheet, rows: MappedFrame, first_row: int = 1) -> None:
         """Typed cells of `rows` from sheet row `first_row` on; None and "" leave the cell
@@ -294,25 +304,25 @@ def write(
 
 def write_blocks(
     blocks: Iterable[MappedFrame],
-    total: int,
-    widths: Sequence[int],
+    total: int | None,
+    widths: Sequence[int] | None,
     path: Path,
     options: ExportOptions,
     *,
     rows_per_sheet: int = EXCEL_MAX_ROWS - 1,
 ) -> None:
     """Write consecutive blocks of mapped rows (`total` rows in all, at least one block) to
-    one workbook, rolling over to a new sheet every `rows_per_sheet` rows. Widths must be
-    known up front (constant_memory): `column_widths` of all rows, or the maximum of it over
-    the blocks, which is the same. Only one block is held at a time, so a caller can stream
-    a file of any length through here."""
+    one workbook, rolling over to a new sheet every `rows_per_sheet` rows. `widths` are
+    `column_widths` of all rows; None measures them from the blocks as they pass (the maximum
+    over the blocks, which is the same). `total` None: whatever the blocks hold. Only one
+    block is held at a time, so a caller can stream a file of any length through here."""
     if rows_per_sheet < 1:
         raise ValueError("rows_per_sheet must be at least 1")
     # xlsxwriter's row spill files go beside the output: same volume, not a RAM-backed /tmp
-    workbook = xlsxwriter.Workbook(str(path), {**WORKBOOK_OPTIONS, "tmpdir": str(path.parent)})
+    workbook = deflate.Workbook(str(path), {**WORKBOOK_OPTIONS, "tmpdir": str(path.parent)})
     try:
-        _write_sheets(workbook, iter(blocks), total, widths, options, rows_per_sheet)
-        if total <= IN_MEMORY_ROWS:
+        written = _write_sheets(workbook, iter(blocks), total, widths, options, rows_per_sheet)
+        if written <= IN_MEMORY_ROWS:
             package_in_memory(workbook)
     except BaseException:
         with contextlib.suppress(Exception):
@@ -333,28 +343,41 @@ def write_blocks(
 def _write_sheets(
     workbook: xlsxwriter.Workbook,
     blocks: Iterator[MappedFrame],
-    total: int,
-    widths: Sequence[int],
+    total: int | None,
+    widths: Sequence[int] | None,
     options: ExportOptions,
     rows_per_sheet: int,
-) -> None:
+) -> int:
+    """Write the blocks; returns the rows written. Widths and autofilters are set last."""
     first = next(blocks)
     writer = _SheetWriter(
         workbook, first, sheet_name(options.sheet_name, _default_sheet_name(first))
     )
-    sizes = iter(_chunks(total, rows_per_sheet))
-    sheet, room, row, written = None, 0, 1, 0
+    sizes = iter(_chunks(total, rows_per_sheet)) if total is not None else None
+    sheets: list[tuple[Worksheet, int]] = []  # each sheet and its data rows
+    measured: list[int] | None = None
+    room, written = 0, 0
     for block in chain([first], blocks):
+        if widths is None:
+            got = column_widths(block, 0, block.height)
+            measured = got if measured is None else list(map(max, measured, got))
         offset = 0
-        while offset < block.height or sheet is None:
-            if sheet is None or room == 0:
-                room = next(sizes, -1)
+        while offset < block.height or not sheets:
+            if not sheets or room == 0:
+                room = rows_per_sheet if sizes is None else next(sizes, -1)
                 if room < 0:
                     raise ValueError(f"blocks hold more than the {total} rows announced")
-                sheet, row = writer.add_sheet(widths, room), 1
+                sheets.append((writer.new_sheet(), 0))
+            sheet, row = sheets[-1][0], sheets[-1][1] + 1
             take = min(room, block.height - offset)
             piece = dataclasses.replace(block, frame=block.frame.slice(offset, take))
             writer.write_rows(sheet, piece, row)
-            offset, row, room, written = offset + take, row + take, room - take, written + take
-    if written != total:
+            sheets[-1] = (sheet, sheets[-1][1] + take)
+            offset, room, written = offset + take, room - take, written + take
+    if total is not None and written != total:
         raise ValueError(f"blocks held {written} rows, expected {total}")
+    final_widths = widths if widths is not None else measured
+    assert final_widths is not None  # at least one block was measured
+    for sheet, rows in sheets:
+        writer.size_sheet(sheet, final_widths, rows)
+    return written

@@ -3,14 +3,20 @@ and errors as reading the whole file and calling write_export."""
 
 from __future__ import annotations
 
+import csv
+import dataclasses
+import io
 import json
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from benchmarks.datagen import records
 from export_core import streamed
@@ -93,6 +99,34 @@ def test_batches_equal_whole_reader(tmp_path: Path) -> None:
     assert pl.concat(batches).equals(read_csv(path.read_bytes()))
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(
+        st.lists(st.sampled_from(["", "x", " y ", "é,z", 'q"r', "1\n2", "-"]), max_size=4),
+        min_size=1,
+        max_size=12,
+    ),
+    batch=st.integers(min_value=1, max_value=5),
+)
+def test_batches_equal_whole_reader_for_any_rows(rows: list[list[str]], batch: int) -> None:
+    """Short rows, empty fields (null), quoted commas and line breaks: the batches, put
+    together, are the whole-file reader's frame."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["a", "b", "c", "d"])
+    writer.writerows(rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "s.csv"
+        path.write_bytes(out.getvalue().encode())
+        whole = read_csv(path.read_bytes())
+        batches = list(read_csv_batches(path, batch))
+    if whole.height == 0:
+        assert batches == []
+    else:
+        assert pl.concat(batches).equals(whole)
+        assert pl.concat(batches).schema == whole.schema
+
+
 @pytest.mark.parametrize(
     "data",
     [
@@ -166,29 +200,64 @@ def test_cli_streams_csv_input(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["excel", "csv"])
-@pytest.mark.parametrize("change", ["grow", "shrink"])
-def test_a_file_changed_between_the_passes_is_an_input_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str, change: str
-) -> None:
-    """Another process appends to or truncates the CSV after the first pass has counted it:
-    the export stops with a clear message and leaves no file behind."""
-    source = tmp_path / "people.csv"
-    lines = ["id,first_name"] + [f"{i},Name{i}" for i in range(1, 31)]
-    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    real_survey = streamed._survey
+def test_the_file_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+    """One pass (the survey pass is gone): a file that changes while it is exported cannot
+    give a count that disagrees with the rows written."""
+    source = _csv_file(tmp_path / "in.csv", 40)
+    opened: list[Path] = []
+    real = streamed.read_csv_batches
 
-    def survey_then_change(*args: object, **kwargs: object) -> object:
-        result = real_survey(*args, **kwargs)  # type: ignore[arg-type]
-        if change == "grow":
-            with source.open("a", encoding="utf-8") as fh:
-                fh.write("31,Late\n32,Later\n")
-        else:
-            source.write_text("\n".join(lines[:11]) + "\n", encoding="utf-8")
-        return result
+    def counted(path: Path, batch_rows: int = 50_000) -> object:
+        opened.append(path)
+        return real(path, batch_rows)
 
-    monkeypatch.setattr(streamed, "_survey", survey_then_change)
+    monkeypatch.setattr(streamed, "read_csv_batches", counted)
+    options = ExportOptions("participants", "complete", format=fmt, chunking="off")
+    got = streamed.export_csv_file(source, options, tmp_path / "out")
+    assert got is not None and got.files[0].record_count == 40
+    assert opened == [source]
+
+
+@pytest.mark.parametrize("fmt", ["excel", "csv"])
+def test_writing_stops_when_later_rows_rule_the_file_out(tmp_path: Path, fmt: str) -> None:
+    """Rows past the limit, or past the chunking threshold, found after batches were written:
+    the same error or fallback as before, the partial file and the directory removed."""
+    source = _csv_file(tmp_path / "in.csv", 40)
     out = tmp_path / "out"
-    options = ExportOptions(export_type="participants", template="summary", format=fmt)
-    with pytest.raises(InputError, match="changed while it was being exported"):
-        streamed.export_csv_file(source, options, out)
+    options = ExportOptions("participants", "complete", format=fmt, chunking="off")
+    with pytest.raises(LimitExceeded) as raised:
+        streamed.export_csv_file(source, options, out, max_records=20)
+    assert raised.value.details == {"record_count": 40, "max_records": 20}
+    assert not out.exists()
+    limits = dataclasses.replace(get_catalog().limits, chunked_threshold=25)
+    catalog = dataclasses.replace(get_catalog(), limits=limits)
+    auto = dataclasses.replace(options, chunking="auto")
+    assert streamed.export_csv_file(source, auto, out, catalog=catalog) is None
+    assert not out.exists()
+    out.mkdir()  # a directory that was there before stays
+    assert streamed.export_csv_file(source, auto, out, catalog=catalog) is None
     assert list(out.iterdir()) == []
+
+
+def test_a_missing_csv_input_is_an_input_error_not_a_storage_error(tmp_path: Path) -> None:
+    """The one pass reads inside the export's clean-up block: an OSError about the input file
+    must still reach the CLI as itself (exit 2, "Cannot read input file"), not as a failure
+    to write the export."""
+    with pytest.raises(FileNotFoundError):
+        streamed.export_csv_file(
+            tmp_path / "nope.csv", ExportOptions("participants", chunking="off"), tmp_path / "o"
+        )
+    assert not (tmp_path / "o").exists()
+    done = subprocess.run(
+        [
+            *[sys.executable, "-m", "export_core", "export", "participants"],
+            *[str(tmp_path / "no.csv"), "--chunking", "off", "--out", str(tmp_path / "o")],
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Cannot read input file" in done.stderr
