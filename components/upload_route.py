@@ -12,10 +12,12 @@ cannot post a file into an open, login-less local instance either)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ UPLOAD_PATH = "/ui/upload"
 UPLOAD_HEADER = "X-YBB-Upload"
 FILENAME_HEADER = "X-YBB-Filename"  # URL-encoded by the browser
 CHUNK_BYTES = 1024 * 1024
+LEFTOVER_SECONDS = 3600  # no upload takes this long between two writes of its file
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
 
 
@@ -60,10 +63,24 @@ def safe_filename(raw: str | None) -> str:
     return name[-200:] or "upload"
 
 
+def remove_leftovers(directory: Path, older_than: float = LEFTOVER_SECONDS) -> int:
+    """Delete partial uploads a killed worker left behind (each request deletes its own file;
+    a worker killed mid-upload cannot). Returns how many went."""
+    cutoff = time.time() - older_than
+    removed = 0
+    for part in directory.glob("upload-*.part"):
+        with contextlib.suppress(OSError):  # another worker may remove it first
+            if part.stat().st_mtime < cutoff:
+                part.unlink()
+                removed += 1
+    return removed
+
+
 def save_body(stream: Any, directory: Path, limit: int) -> Path:
     """Copy the request body to a new file in `directory`, 1 MB at a time; TooLarge (and no file
     left behind) once more than `limit` bytes arrived."""
     directory.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(directory)
     handle, name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=directory)
     path = Path(name)
     size = 0

@@ -7,6 +7,8 @@ and the UI's protection (the page's own header; login and same-origin when login
 from __future__ import annotations
 
 import io
+import os
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -199,3 +201,15 @@ def test_with_login_on_the_route_needs_a_session_and_this_origin(tmp_path: Path)
     assert_error_envelope(resp, 403)
     signed_in = post_upload(client, "p.csv", b"id\n1\n", Origin="http://localhost")
     assert signed_in.status_code == 200 and signed_in.json["data"]["rows"] == 1
+
+
+def test_partial_uploads_left_by_a_killed_worker_are_removed(tmp_path: Path) -> None:
+    old = tmp_path / "upload-old.part"
+    fresh = tmp_path / "upload-fresh.part"
+    other = tmp_path / "keep.txt"
+    for path in (old, fresh, other):
+        path.write_bytes(b"x")
+    os.utime(old, (time.time() - 2 * upload_route.LEFTOVER_SECONDS,) * 2)
+    os.utime(other, (time.time() - 2 * upload_route.LEFTOVER_SECONDS,) * 2)
+    saved = upload_route.save_body(io.BytesIO(b"id\n1\n"), tmp_path, 100)
+    assert not old.exists() and fresh.exists() and other.exists() and saved.exists()
