@@ -34,10 +34,11 @@ from .service import _validate, check_record_count, resolve_template, temp_path
 from .writers import csv as csv_writer
 from .writers import xlsx
 
-# Rows read, mapped and written at a time. 1,000,000 participants (226 MB CSV) into one xlsx
-# (two passes then): 50,000-row batches peaked at 340 MB RSS in 88 s, 20,000-row batches at
-# 262 MB in 82 s.
-BATCH_ROWS = 20_000
+# Rows read, mapped and written at a time. 1,000,000 participants (226 MB CSV) into one xlsx,
+# two passes then: 50,000-row batches peaked at 340 MB RSS in 88 s, 20,000-row batches at
+# 262 MB in 82 s. One pass (5 Dec, loaded machine, CPU time): 20,000 rows 192-195 MB and
+# 28.7-28.9 s; 10,000 rows 165-167 MB and 29.6-30.0 s.
+BATCH_ROWS = 10_000
 
 
 class QualitySum:
