@@ -63,6 +63,30 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX sign_in_failures_by_key ON sign_in_failures (key, at);
         """,
     ),
+    (
+        2,
+        # team templates and saved column mappings (issue 18; store/templates.py)
+        """
+        CREATE TABLE team_templates (
+            export_type   TEXT NOT NULL,
+            name          TEXT NOT NULL,
+            description   TEXT NOT NULL,
+            fields        TEXT NOT NULL,
+            headers       TEXT NOT NULL,
+            updated_at    DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (export_type, name)
+        );
+        CREATE TABLE saved_mappings (
+            export_type   TEXT NOT NULL,
+            name          TEXT NOT NULL,
+            fingerprint   TEXT NOT NULL,
+            column_map    TEXT NOT NULL,
+            updated_at    DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (export_type, name)
+        );
+        CREATE INDEX saved_mappings_by_fingerprint ON saved_mappings (export_type, fingerprint);
+        """,
+    ),
 ]
 
 _done: set[tuple[int, str]] = set()  # (pid, url) already migrated by this process

@@ -1,10 +1,10 @@
-"""Team templates and saved mappings in the export store: a small interface and its SQLite
-implementation.
+"""Team templates and saved mappings in the export store: a small interface and one
+implementation over the store's database, SQLite or PostgreSQL.
 
 The SQL is portable (standard types, `ON CONFLICT ... DO UPDATE`, which SQLite >= 3.24 and
-PostgreSQL both take); only the placeholder differs (`?` here, `%s` for psycopg), so a
-PostgreSQL backend runs the same statements through `SQL.<name>.replace("?", "%s")`. The
-tables live in the store's database beside the exports, created on first use."""
+PostgreSQL both take); `PgDatabase` turns the `?` placeholders into psycopg's. The tables live
+in the store's database beside the exports: created on first use in SQLite, by migration 2
+(`store/migrations.py`) in PostgreSQL."""
 
 from __future__ import annotations
 
@@ -109,19 +109,19 @@ def _mapping(row: Any) -> SavedMapping:
     )
 
 
-class SQLiteTemplateStore:
-    """TemplateStore on the store's SQLite file."""
+class SqlTemplateStore:
+    """TemplateStore on the export store's database (`Database` or `PgDatabase`)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Any, *, create_schema: bool = True) -> None:
         self.db = db
-        self._ready_pid: int | None = None
+        self._ready_pid: int | None = None if create_schema else -1  # -1: never create
         self._lock = threading.Lock()
 
-    def _ready(self) -> Database:
+    def _ready(self) -> Any:
         import os
 
         with self._lock:
-            if self._ready_pid != os.getpid():
+            if self._ready_pid not in (os.getpid(), -1):
                 with self.db.write() as conn:
                     for statement in SCHEMA:
                         conn.execute(statement)
@@ -130,7 +130,7 @@ class SQLiteTemplateStore:
 
     def _change(self, sql: str, args: tuple[Any, ...]) -> int:
         with self._ready().write() as conn:
-            return conn.execute(sql, args).rowcount
+            return int(conn.execute(sql, args).rowcount)
 
     def save_template(self, template: TeamTemplate) -> None:
         """See TemplateStore."""
@@ -170,16 +170,15 @@ class SQLiteTemplateStore:
         return self._change(SQL.delete_mapping, (export_type, name)) > 0
 
 
-TEMPLATE_STORES = ("sqlite",)
-
-
 def open_template_store(settings: Settings, kind: str | None = None) -> TemplateStore:
-    """The template store beside the export store YBB_STORE selects (SQLite by default)."""
-    import os
+    """The template store beside the export store that settings.store / YBB_STORE selects
+    (SQLite by default; PostgreSQL, migrated here, when YBB_STORE=postgres)."""
+    from . import metadata_database
 
-    kind = (kind if kind is not None else os.environ.get("YBB_STORE", "")).strip() or "sqlite"
-    if kind == "sqlite":
-        return SQLiteTemplateStore(Database(settings.db_path))
-    raise ValueError(
-        f"YBB_STORE={kind!r} has no team-template store; use one of: {', '.join(TEMPLATE_STORES)}"
-    )
+    db = metadata_database(settings, kind)
+    if isinstance(db, Database):
+        return SqlTemplateStore(db)
+    from .migrations import migrate
+
+    migrate(settings.database_url)
+    return SqlTemplateStore(db, create_schema=False)

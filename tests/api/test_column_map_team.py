@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from tests.api.envelope import assert_error_envelope
 from tests.api.openapi_check import assert_matches_openapi
 
+STORE_BACKENDS = ("sqlite", "postgres")  # every test here runs on both (tests/api/conftest.py)
 PARTNER_ROWS = [
     {"No": "1", "Form ID": "F-1", "E-mail Address": "ann@example.org", "Contact": "0812",
      "Status": "Approved"},

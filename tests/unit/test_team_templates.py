@@ -26,14 +26,19 @@ from export_core.team_templates import (
 )
 
 CATALOG = get_catalog()
-# One entry per backend; PostgreSQL joins here when its store exists (issue 14).
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgres"]
 
 
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TemplateStore]:
-    settings = Settings(data_dir=tmp_path)
-    yield open_template_store(settings, request.param)
+    """The template store of each backend (PostgreSQL: a fresh database, migrated)."""
+    if request.param == "sqlite":
+        yield open_template_store(Settings(data_dir=tmp_path), "sqlite")
+        return
+    url = request.getfixturevalue("database_url")
+    settings = Settings.from_env({"YBB_DATA_DIR": str(tmp_path), "YBB_STORE": "postgres",
+                                  "DATABASE_URL": url})  # fmt: skip
+    yield open_template_store(settings)
 
 
 def outreach() -> TeamTemplate:
