@@ -91,6 +91,8 @@ def activity_figure(records: list[ExportRecord], now: datetime) -> go.Figure:
     for record in records:
         bucket = record.created_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         counts[record.state][bucket] += 1
+    peak = max(sum(c[h] for c in counts.values()) for h in hours)
+    step = max(1, -(-peak // 5))  # at most ~5 gridlines, never a fraction of an export
     colours = {"completed": "#366092", "failed": "#dc3545", "processing": "#adb5bd"}
     figure = go.Figure(
         [
@@ -104,7 +106,8 @@ def activity_figure(records: list[ExportRecord], now: datetime) -> go.Figure:
         margin={"l": 40, "r": 10, "t": 10, "b": 40},
         legend={"orientation": "h", "y": 1.12, "x": 0},
         xaxis={"tickformat": "%H:%M", "title": {"text": "hour (UTC)", "font": {"size": 11}}},
-        yaxis={"title": None, "rangemode": "tozero", "tickformat": ",d"},
+        # whole-number steps: with automatic ones a quiet day's 0-1 axis read "0 0 0 1 1 1"
+        yaxis={"title": None, "rangemode": "tozero", "tickformat": ",d", "dtick": step},
         plot_bgcolor="white",
         paper_bgcolor="white",
     )

@@ -317,3 +317,22 @@ def test_a_stale_export_alert_goes_and_a_result_stays_with_its_data() -> None:
     assert export_run.stale_result_update({**state, "key": "k2"}, card, "k1") is None
     assert export_run.stale_result_update(None, card, "k1") is None
     assert export_run.stale_result_update(state, None, None) is dash.no_update
+
+
+def test_activity_axis_counts_whole_exports() -> None:
+    """The /system plot's y axis steps by whole exports: on a quiet day (0-1) and a busy one."""
+    from datetime import UTC, datetime, timedelta
+
+    from components.system_view import activity_figure
+    from export_core.store import ExportRecord
+
+    now = datetime(2026, 12, 5, 12, 30, tzinfo=UTC)
+
+    def record(n: int) -> ExportRecord:
+        created = now - timedelta(minutes=n)
+        return ExportRecord(f"id{n}", "participants", "standard", "excel", "completed", 100, 1,
+                            "single_file", (), None, None, created, created)  # fmt: skip
+
+    assert activity_figure([], now).layout.yaxis.dtick == 1
+    busy = activity_figure([record(n) for n in range(23)], now)  # 23 in the last hour
+    assert busy.layout.yaxis.dtick == 5 and sum(busy.data[0].y) == 23
