@@ -22,6 +22,7 @@ from tests.ui.helpers import (
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
+SCROLL_TO_MIDDLE = "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});"
 
 PARTNER_CSV = (
     "No,Form ID,First Name,Last Name,Email Address,Contact,Status\n"
@@ -46,15 +47,21 @@ def _row_of(br: Any, source: str) -> tuple[Any, str]:
 
 def _click(br: Any, target: Any, what: str) -> None:
     """Scroll `target` (an element, or a function finding it) to the middle of the window and
-    click it (retried while an overlay, e.g. the loading spinner, is in the way)."""
+    click it (retried while an overlay, e.g. the loading spinner, is in the way). The scroll is
+    instant: Bootstrap makes scrolling smooth, and a click during the animation lands where
+    the element was (each retry restarted the animation: it never arrived)."""
 
     def attempt() -> bool:
         element = target() if callable(target) else target
-        br.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+        br.driver.execute_script(SCROLL_TO_MIDDLE, element)
         element.click()
         return True
 
-    wait_until(attempt, what)
+    try:
+        wait_until(attempt, what)
+    except AssertionError:  # keep what the page looked like for whoever reads the failure
+        br.driver.save_screenshot(str(Path(br.download_path) / "click-failed.png"))
+        raise
 
 
 def _grid_cells(br: Any) -> list[str]:
@@ -135,6 +142,12 @@ def test_team_template_made_on_templates_page_is_used_for_export(
     dash_br: Any, live_server: str, tmp_path: Path
 ) -> None:
     open_page(dash_br, live_server + "/templates")
+    # The whole page first: the catalog's eight templates above the form (they move it).
+    wait_until(
+        lambda: len(dash_br.driver.find_elements(By.CSS_SELECTOR, ".template-entry")) == 8,
+        "the catalog's templates",
+    )
+    wait_until(lambda: "No team templates yet" in text_of(dash_br, "#team-list"), "the list")
     Select(dash_br.find_element("#team-type")).select_by_value("participants")
     set_value(dash_br, "#team-name", "Outreach")
     set_value(dash_br, "#team-columns", "email: E-mail\nfirst_name: Given name\nform_status: Stage")
