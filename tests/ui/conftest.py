@@ -43,6 +43,10 @@ def pytest_setup_options() -> Options:
         "--disable-sync",
         "--no-first-run",
         "--window-size=1366,768",
+        # Bootstrap scrolls smoothly unless the person prefers reduced motion; WebDriver picks
+        # a click's point before such a scroll ends, so on the taller merged export page the
+        # click landed on whatever was passing under it ("element click intercepted").
+        "--force-prefers-reduced-motion",
         f"--user-data-dir={profile}",
     ):
         options.add_argument(argument)
