@@ -5,8 +5,10 @@ memory at its high-water mark. Here the bytes of the record list are cut into sl
 `SLICE_BYTES` at record boundaries; each slice is decoded with orjson (a few MB of dicts,
 freed before the next) and converted by polars (`readers.plain_frame`), and the frames are
 concatenated: the same frame `readers.records_to_frame` makes of the whole list, because
-polars' text for a value depends on that value alone. Records with nested values or integers
-beyond 64 bits take the ordinary path (their Python conversion is per column, not per value).
+polars' text for a value depends on that value alone. Slices after the first whose records use
+only field names already seen skip the dicts (export_core.jsoncolumns). Records with nested
+values or integers beyond 64 bits take the ordinary path (their Python conversion is per
+column, not per value).
 
 Cutting without a full tokenizer is safe because every cut is proved by a parse: slice `k`
 starts at a record's first byte (true for the first; by induction for the rest), so when
