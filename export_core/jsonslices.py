@@ -5,8 +5,10 @@ memory at its high-water mark. Here the bytes of the record list are cut into sl
 `SLICE_BYTES` at record boundaries; each slice is decoded with orjson (a few MB of dicts,
 freed before the next) and converted by polars (`readers.plain_frame`), and the frames are
 concatenated: the same frame `readers.records_to_frame` makes of the whole list, because
-polars' text for a value depends on that value alone. Records with nested values or integers
-beyond 64 bits take the ordinary path (their Python conversion is per column, not per value).
+polars' text for a value depends on that value alone. Slices after the first whose records use
+only field names already seen skip the dicts (export_core.jsoncolumns). Records with nested
+values or integers beyond 64 bits take the ordinary path (their Python conversion is per
+column, not per value).
 
 Cutting without a full tokenizer is safe because every cut is proved by a parse: slice `k`
 starts at a record's first byte (true for the first; by induction for the rest), so when
@@ -30,13 +32,15 @@ from typing import Any
 
 import polars as pl
 
-from . import jsondoc, readers
+from . import jsoncolumns, jsondoc, readers
 from .errors import InputError
 from .jsondoc import Bytes, NotFast
 
 SLICE_BYTES = 1 << 20
 _BOUNDARY = re.compile(rb"\}[ \t\r\n]*,[ \t\r\n]*(?=\{)")
-Accept = Callable[[list[Any], int], bool]
+Rows = list[Any] | pl.DataFrame  # a slice's records: dicts, or a frame (jsoncolumns)
+Accept = Callable[[Rows, int], bool]
+Parse = Callable[[Bytes, int, int], Rows | None]
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ def decode_records(
     *,
     accept: Accept | None = None,
     slice_bytes: int = SLICE_BYTES,
+    columns: bool = True,
 ) -> SlicedRecords | None:
     """`raw` (a JSON list of objects, or an object with a "data" list of objects) decoded a
     slice at a time, or None when the ordinary whole-document decode must be used instead.
@@ -61,14 +66,26 @@ def decode_records(
     `accept(records, first_row)` sees each slice's decoded records (rows numbered from 1:
     objects whose values are all scalars) before they are turned into a frame; returning
     False abandons the fast path (the caller's own checks then run on the whole document and
-    raise their usual errors)."""
+    raise their usual errors).
+
+    With `columns`, a slice whose records use only field names already seen is decoded
+    straight into a frame (export_core.jsoncolumns); `accept` then gets that frame (records
+    proved non-empty objects of scalars, at most jsoncolumns.MAX_FIELDS fields). Without it
+    (a caller that needs the dicts) every slice is decoded into dicts."""
     try:
         head, start = jsondoc.locate(raw)
         frames: list[pl.DataFrame] = []
         keys: dict[str, None] = {}
         count = 0
         end = start
-        for records, (begin, after) in _slices(raw, start, slice_bytes):
+        parser = _Parser(keys if columns else None)
+        for records, (begin, after) in _slices(raw, start, slice_bytes, parser.parse):
+            if isinstance(records, pl.DataFrame):
+                if accept is not None and not accept(records, count + 1):
+                    return None
+                frames.append(records)
+                count, end = count + records.height, after
+                continue
             _check_scalar_objects(records, raw, begin, after)
             if accept is not None and not accept(records, count + 1):
                 return None
@@ -89,32 +106,52 @@ def decode_records(
     return SlicedRecords(fields=fields, frame=ordered, count=count)
 
 
-def _slices(raw: Bytes, start: int, size: int) -> Iterator[tuple[list[Any], tuple[int, int]]]:
+class _Parser:
+    """Parses a candidate slice: into a frame by jsoncolumns when `keys` (the field names seen
+    so far, None for dicts only) covers its records, else into dicts (None if it does not
+    parse). Both parses prove the cut (see the module's docstring)."""
+
+    def __init__(self, keys: dict[str, None] | None) -> None:
+        self.keys = keys
+        self.columns: jsoncolumns.ColumnDecoder | None = None
+
+    def parse(self, raw: Bytes, begin: int, stop: int) -> Rows | None:
+        if self.keys:
+            self.columns = jsoncolumns.column_decoder(self.keys, self.columns)
+            frame = self.columns.decode(raw, begin, stop) if self.columns else None
+            if frame is not None:
+                return frame
+        return jsondoc.parse_list(raw, begin, stop)
+
+
+def _slices(
+    raw: Bytes, start: int, size: int, parse: Parse
+) -> Iterator[tuple[Rows, tuple[int, int]]]:
     """(records, (offset of the slice, offset after it)) for each slice; the last slice ends
     just past the list's closing "]"."""
     begin = start
     while True:
-        cut = _cut(raw, begin, size)
+        cut = _cut(raw, begin, size, parse)
         if cut is not None:
             records, after = cut
             yield records, (begin, after)
             begin = after
             continue
         for close, after in jsondoc.limited(jsondoc.list_ends(raw, begin)):
-            last = jsondoc.parse_list(raw, begin, close)
+            last = parse(raw, begin, close)
             if last is not None:
                 yield last, (begin, after)
                 return
         raise NotFast
 
 
-def _cut(raw: Bytes, begin: int, size: int) -> tuple[list[Any], int] | None:
+def _cut(raw: Bytes, begin: int, size: int, parse: Parse) -> tuple[Rows, int] | None:
     """The records of the slice starting at `begin` and ending at the first record boundary
     at least `size` bytes on, with where the next slice starts; None near the list's end."""
     if begin + size >= len(raw):
         return None
     for candidate in jsondoc.limited(_BOUNDARY.finditer(raw, begin + size)):
-        found = jsondoc.parse_list(raw, begin, candidate.start() + 1)
+        found = parse(raw, begin, candidate.start() + 1)
         if found is not None:
             return found, candidate.end()
     return None

@@ -242,7 +242,8 @@ def _syntax_error(exc: json.JSONDecodeError) -> InputError:
     )
 
 
-def _has_long_digit_run(raw: bytes) -> bool:
+def has_long_digit_run(raw: bytes) -> bool:
+    """Whether `raw` holds 19 digits in a row (an integer that may not fit 64 bits)."""
     return _LONG_DIGIT_RUN in raw.translate(_DIGITS_ONLY)
 
 
@@ -252,7 +253,7 @@ def read_json(data: bytes | str) -> pl.DataFrame:
     raw = original.removeprefix(_BOM)
     if not raw.strip():
         raise InputError("The JSON input is empty; expected a list of records")
-    long_digits = _has_long_digit_run(raw)
+    long_digits = has_long_digit_run(raw)
     if not long_digits:  # orjson would read such integers as floats
         from .jsonslices import decode_records  # it builds on this module
 

@@ -15,7 +15,7 @@ import orjson
 import polars as pl
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from export_core import readers
+from export_core import jsoncolumns, readers
 from export_core.catalog import Catalog
 from export_core.errors import (
     InputError,
@@ -26,7 +26,7 @@ from export_core.errors import (
     ValidationError,
 )
 from export_core.jsondoc import Bytes
-from export_core.jsonslices import decode_records
+from export_core.jsonslices import Rows, decode_records
 from export_core.matching import check_column_map
 from export_core.model import ExportOptions
 from export_core.store.templates import TemplateStore
@@ -39,7 +39,7 @@ MAX_NAME_CHARS = 255
 IDEMPOTENCY_KEY_RE = re.compile(r"^[A-Za-z0-9._:-]{1,200}$")
 # Excel has 16,384 columns; a record with more fields is not a spreadsheet row, and 20,000 keys
 # per record only cost memory (fields beyond the template are ignored anyway).
-MAX_FIELDS_PER_RECORD = 16_384
+MAX_FIELDS_PER_RECORD = jsoncolumns.MAX_FIELDS
 # Nested values are written as JSON text; deeper than this is not data (and the JSON encoder
 # stops at 255 levels, which was a 500).
 MAX_NESTING = 32
@@ -82,7 +82,8 @@ def decode_export_body(raw: Bytes, route: str, max_records: int, *, hashed: bool
     (export_core.jsonslices: no list of 50,000 dicts held at once); anything else is decoded
     whole, which raises the precise error."""
     digest = hashlib.sha256() if hashed else None
-    sliced = decode_records(raw, accept=_slice_checker(max_records, digest))
+    # The digest is computed from the records as dicts: with a key, no slice goes to columns.
+    sliced = decode_records(raw, accept=_slice_checker(max_records, digest), columns=digest is None)
     if sliced is not None and sliced.fields is not None:
         request = None
         if digest is not None:
@@ -93,13 +94,18 @@ def decode_export_body(raw: Bytes, route: str, max_records: int, *, hashed: bool
     return ExportBody(body, None, request_hash(route, body) if hashed else None)
 
 
-def _slice_checker(max_records: int, digest: Any) -> Callable[[list[Any], int], bool]:
+def _slice_checker(max_records: int, digest: Any) -> Callable[[Rows, int], bool]:
     """The sliced decoder's `accept`: True while every record passes the checks `_records`
     makes (so that a refused body takes the ordinary path and gets its exact error); feeds
-    each slice to the Idempotency-Key digest as the canonical `data` list."""
+    each slice to the Idempotency-Key digest as the canonical `data` list. A slice decoded
+    into a frame holds non-empty records of at most MAX_FIELDS_PER_RECORD fields already."""
 
-    def accept(records: list[Any], first_row: int) -> bool:
-        if first_row - 1 + len(records) > max_records or not _plain_records(records):
+    def accept(records: Rows, first_row: int) -> bool:
+        if first_row - 1 + len(records) > max_records:
+            return False
+        if isinstance(records, pl.DataFrame):
+            return digest is None
+        if not _plain_records(records):
             return False
         if digest is not None:
             digest.update(b"[" if first_row == 1 else b",")

@@ -76,6 +76,23 @@ def test_bodies_the_checks_refuse_take_the_ordinary_path(data: list[Any]) -> Non
     assert decoded.fields["data"] == data
 
 
+@pytest.mark.parametrize(
+    ("bad", "max_records"),
+    [({}, 5_000), ({"notes": _nested(MAX_NESTING + 1)}, 5_000), ({"id": 1}, 2_999)],
+)
+def test_later_slices_decoded_as_columns_are_checked_like_dicts(bad: Any, max_records: int) -> None:
+    """Without an Idempotency-Key, slices after the first go straight to columns
+    (export_core.jsoncolumns): a bad record there, or one record too many, still sends the
+    body to the ordinary path and its errors."""
+    body = body_of(3_000, format="csv")
+    good = decode_export_body(orjson.dumps(body), ROUTE, 5_000, hashed=False)
+    assert good.frame is not None and good.frame.equals(records_to_frame(body["data"]))
+    body["data"][2_500] = bad
+    decoded = decode_export_body(orjson.dumps(body), ROUTE, max_records, hashed=False)
+    assert decoded.frame is None
+    assert decoded.fields["data"] == body["data"]
+
+
 def test_a_sliced_export_writes_what_the_engine_writes(client: FlaskClient, tmp_path: Path) -> None:
     body = body_of(6_000, format="csv")
     resp = client.post(ROUTE, data=orjson.dumps(body), content_type="application/json")
