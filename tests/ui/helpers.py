@@ -50,6 +50,11 @@ def text_of(br: Any, css: str) -> str:
     return found[0].text if found else ""
 
 
+def wait_for_text(br: Any, css: str, needle: str, what: str) -> str:
+    """Wait until the element at `css` shows `needle`; its whole text."""
+    return wait_until(lambda: needle in text_of(br, css) and text_of(br, css), what)
+
+
 def wait_for_download(directory: Path, suffix: str, timeout: float = WAIT_SECONDS) -> Path:
     """The first completely downloaded file ending in `suffix` in `directory`."""
 

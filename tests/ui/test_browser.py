@@ -36,6 +36,7 @@ from tests.ui.helpers import (
     severe_logs,
     text_of,
     wait_for_download,
+    wait_for_text,
     wait_until,
 )
 
@@ -54,10 +55,7 @@ def _upload(br: Any, path: Path) -> None:
 
 
 def _plan(br: Any, expected: str) -> str:
-    return wait_until(
-        lambda: expected in text_of(br, "#plan-text") and text_of(br, "#plan-text"),
-        f"plan '{expected}'",
-    )
+    return wait_for_text(br, "#plan-text", expected, f"plan '{expected}'")
 
 
 def _grid_cells(br: Any) -> list[str]:
@@ -163,13 +161,7 @@ def test_broken_uploads_alert_and_the_page_keeps_working(
         (ragged, "at line 3 of the file ragged.csv"),
     ):
         _upload(dash_br, path)
-        alert = wait_until(
-            lambda expected=expected: (
-                expected in text_of(dash_br, "#data-alert .alert")
-                and text_of(dash_br, "#data-alert .alert")
-            ),
-            f"the alert for {path.name}",
-        )
+        alert = wait_for_text(dash_br, "#data-alert .alert", expected, f"the alert for {path.name}")
         assert "Traceback" not in alert and "Something went wrong" not in alert
     assert text_of(dash_br, "#plan-text") == ""
     _load_paste(dash_br, sample_json("ambassadors"))  # a valid paste right after works
@@ -196,13 +188,7 @@ def test_huge_single_line_paste_is_refused_in_the_browser(
         _FILL_HUGE, dash_br.find_element("#data-paste-text"), 3 * 1024 * 1024
     )
     dash_br.find_element("#data-paste-button").click()
-    alert = wait_until(
-        lambda: (
-            "the limit is 1 MB" in text_of(dash_br, "#data-alert .alert")
-            and text_of(dash_br, "#data-alert .alert")
-        ),
-        "the size alert",
-    )
+    alert = wait_for_text(dash_br, "#data-alert .alert", "the limit is 1 MB", "the size alert")
     assert "The pasted text is 3.0 MB" in alert
     _load_paste(dash_br, sample_json("payments"))
     _plan(dash_br, "25 records -> 1 Excel file")

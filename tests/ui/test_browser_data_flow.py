@@ -19,7 +19,14 @@ from selenium.webdriver.support.ui import Select
 
 from components.samples import sample_csv, sample_json, sample_records
 from export_core.catalog import get_catalog
-from tests.ui.helpers import open_page, set_value, severe_logs, text_of, wait_until
+from tests.ui.helpers import (
+    open_page,
+    set_value,
+    severe_logs,
+    text_of,
+    wait_for_text,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -88,10 +95,7 @@ def _alerts(br: Any) -> list[str]:
 
 
 def _plan(br: Any, expected: str) -> str:
-    return wait_until(
-        lambda: expected in text_of(br, "#plan-text") and text_of(br, "#plan-text"),
-        f"plan '{expected}'",
-    )
+    return wait_for_text(br, "#plan-text", expected, f"plan '{expected}'")
 
 
 def _paste(br: Any, text: str) -> None:
@@ -305,13 +309,7 @@ def test_formula_like_cells_are_reported_only_for_csv(dash_br: Any, live_server:
     )
     dash_br.driver.execute_script("arguments[0].click();", csv_label)
     _plan(dash_br, "CSV")
-    panel = wait_until(
-        lambda: (
-            "Formula-like cells: 25" in text_of(dash_br, "#quality-panel")
-            and text_of(dash_br, "#quality-panel")
-        ),
-        "the CSV report",
-    )
+    panel = wait_for_text(dash_br, "#quality-panel", "Formula-like cells: 25", "the CSV report")
     assert "start with a ' so that spreadsheet programs show them as text" in panel
     assert severe_logs(dash_br) == []
 

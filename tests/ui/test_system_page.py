@@ -17,7 +17,7 @@ from selenium.webdriver.common.by import By
 from tests.api.conftest import participants
 
 from .conftest import run_gunicorn
-from .helpers import open_page, severe_logs, text_of, wait_until
+from .helpers import open_page, severe_logs, text_of, wait_for_text, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.slow]
 
@@ -80,12 +80,8 @@ def test_system_page_shows_health_activity_and_disk(dash_br: Any, tmp_path: Path
 
         with exports_dir_replaced_by_a_file(data_dir):
             dash_br.find_element("#system-refresh").click()
-            status = wait_until(
-                lambda: (
-                    "Not ready" in text_of(dash_br, "#system-status")
-                    and text_of(dash_br, "#system-status")
-                ),
-                "the page to say Not ready",
+            status = wait_for_text(
+                dash_br, "#system-status", "Not ready", "the page to say Not ready"
             )
             assert status == "Not ready: files"
             dash_br.driver.save_screenshot(str(tmp_path / "system-not-ready.png"))
