@@ -8,6 +8,7 @@ in the store's database beside the exports: created on first use in SQLite, by m
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any, Protocol
@@ -114,14 +115,13 @@ class SqlTemplateStore:
 
     def __init__(self, db: Any, *, create_schema: bool = True) -> None:
         self.db = db
-        self._ready_pid: int | None = None if create_schema else -1  # -1: never create
+        self.create_schema = create_schema  # False where migrations made the tables
+        self._ready_pid: int | None = None
         self._lock = threading.Lock()
 
     def _ready(self) -> Any:
-        import os
-
         with self._lock:
-            if self._ready_pid not in (os.getpid(), -1):
+            if self.create_schema and self._ready_pid != os.getpid():
                 with self.db.write() as conn:
                     for statement in SCHEMA:
                         conn.execute(statement)
