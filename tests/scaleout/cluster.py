@@ -169,7 +169,9 @@ def two_machines(work: Path, database_url: str, s3: S3Server, **extra: str) -> I
             "DATABASE_URL": database_url,
             **s3.env(s3.new_bucket()),
             "CACHE_REDIS_URL": redis_url,
-            "YBB_CLEANUP_INTERVAL_SECONDS": "3600",  # cleanup only when the tests ask
+            # no periodic rounds during the tests; each worker still runs one round when it
+            # serves its first request (CleanupScheduler.ensure_started)
+            "YBB_CLEANUP_INTERVAL_SECONDS": "3600",
             **{k: v.replace("{redis}", redis_url) for k, v in extra.items()},
         }
         machines = {}
