@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,19 @@ def _choice(env: dict[str, str], name: str, choices: tuple[str, ...]) -> str:
     if raw not in choices:
         raise ValueError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
     return raw
+
+
+XLSX_DEFLATE_LEVEL = 4  # writers.deflate: 1.5-2x faster than zlib's 6, files 1-3% bigger
+
+
+def xlsx_deflate_level(env: Mapping[str, str] | None = None) -> int:
+    """YBB_XLSX_DEFLATE_LEVEL: the xlsx members' deflate level, 1-9 (unset: 4)."""
+    raw = (os.environ if env is None else env).get("YBB_XLSX_DEFLATE_LEVEL", "").strip()
+    if not raw:
+        return XLSX_DEFLATE_LEVEL
+    if not raw.isdigit() or not 1 <= int(raw) <= 9:
+        raise ValueError(f"YBB_XLSX_DEFLATE_LEVEL must be a whole number from 1 to 9, got {raw!r}")
+    return int(raw)
 
 
 def _secret_key(data_dir: Path, configured: str) -> str:
@@ -113,6 +127,7 @@ class Settings:
     log_format: str = "text"  # "text" or "json" (one JSON object per line, on stdout)
     metrics_token: str = field(default="", repr=False)  # for /metrics; "" = the API key's rule
     health_min_free_mb: int = 1024  # /health?detail=1 is 503 below this much free disk
+    xlsx_deflate_level: int = XLSX_DEFLATE_LEVEL  # read by writers.deflate at import
 
     @property
     def exports_dir(self) -> Path:
@@ -158,6 +173,7 @@ class Settings:
             log_format=_choice(e, "YBB_LOG_FORMAT", ("text", "json")),
             metrics_token=e.get("YBB_METRICS_TOKEN", "").strip(),
             health_min_free_mb=_int(e, "YBB_HEALTH_MIN_FREE_MB", 1024),
+            xlsx_deflate_level=xlsx_deflate_level(e),
         )
 
 

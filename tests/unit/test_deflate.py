@@ -23,6 +23,7 @@ from export_core.catalog import get_catalog
 from export_core.mapping import map_frame
 from export_core.model import ExportOptions
 from export_core.readers import records_to_frame
+from export_core.settings import Settings, xlsx_deflate_level
 from export_core.writers import deflate, rowstream, xlsx
 
 FIXED_CREATED = datetime(2026, 12, 5, 12, 0, 0)
@@ -127,7 +128,7 @@ def test_the_export_writer_packages_through_it(
     made: list[deflate.ParallelDeflater] = []
 
     class Recorded(deflate.ParallelDeflater):
-        def __init__(self, level: int = deflate.DEFAULT_LEVEL) -> None:
+        def __init__(self, level: int | None = None) -> None:
             super().__init__(level)
             made.append(self)
 
@@ -137,9 +138,9 @@ def test_the_export_writer_packages_through_it(
     target = tmp_path / "p.xlsx"
     xlsx.write(mapped, 0, mapped.height, target, ExportOptions("participants", "complete"))
     with zipfile.ZipFile(target) as archive:
-        assert len(made) == len(archive.infolist())  # every member, deflated at level 6
+        assert len(made) == len(archive.infolist())  # every member, deflated at the set level
         assert archive.testzip() is None
-    assert {d.level for d in made} == {deflate.DEFAULT_LEVEL}
+    assert {d.level for d in made} == {deflate.LEVEL}
 
 
 def test_a_forked_child_deflates_with_a_pool_of_its_own(tmp_path: Path) -> None:
@@ -166,3 +167,21 @@ def test_a_forked_child_deflates_with_a_pool_of_its_own(tmp_path: Path) -> None:
         os.waitpid(pid, 0)
         raise AssertionError("the forked child's deflate never finished")
     assert zlib.decompress(result.read_bytes(), -15) == data
+
+
+def test_the_level_setting(tmp_path: Path) -> None:
+    assert xlsx_deflate_level({}) == 4
+    assert Settings.from_env({"YBB_DATA_DIR": str(tmp_path)}).xlsx_deflate_level == 4
+    assert xlsx_deflate_level({"YBB_XLSX_DEFLATE_LEVEL": " 6 "}) == 6
+    for bad in ("0", "10", "fast", "-1", "4.5"):
+        with pytest.raises(ValueError, match="YBB_XLSX_DEFLATE_LEVEL must be a whole number"):
+            Settings.from_env({"YBB_DATA_DIR": str(tmp_path), "YBB_XLSX_DEFLATE_LEVEL": bad})
+
+
+@pytest.mark.parametrize("level", [1, 4, 6])
+def test_each_level_gives_the_same_members(level: int) -> None:
+    data = _sheet_like(20_000)
+    assert (
+        zlib.decompress(_deflated(deflate.ParallelDeflater(level), data, [1 << 20] * 4), -15)
+        == data
+    )
