@@ -10,7 +10,7 @@ per file (xlsx renders row XML there, csv builds its columns).
 
 And `render(mapped, start, stop, options) -> bytes`: the file's bytes in memory. For a ZIP
 export the service then writes those bytes to the batch file and hands the same bytes to the
-ZIP being built alongside (csv has it; xlsx files are read back from disk by the ZIP)."""
+ZIP being built alongside (both have it; xlsx packages small files from a skeleton)."""
 
 from __future__ import annotations
 

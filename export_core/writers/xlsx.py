@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
+import tempfile
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
@@ -35,7 +36,7 @@ from ..model import (
     MappedFrame,
     raw_column,
 )
-from . import deflate, sheetxml
+from . import deflate, sheetxml, xlsxpack
 from .rowstream import RowStream, discard_spill_files, package_in_memory, release_sheet_xml
 from .xlsxrows import NUMBER_FORMATS, prepared_for, styled_kinds, template_styles
 from .xlsxrows import prepare as prepare  # the writer's optional `prepare` step
@@ -68,7 +69,8 @@ EXCEL_EPOCH = date(1900, 1, 1)  # earlier dates cannot be Excel dates; they are 
 # many rows a sheet has, while each polars call still gets enough rows to be efficient.
 BLOCK_ROWS = 5_000
 # Workbooks up to this many rows are packaged in memory (a few MB of XML) instead of through
-# ~10 temp files each: the seed's batch files (1,000-3,000 rows) all are.
+# ~10 temp files each, from the template's skeleton (xlsxpack) where it applies: the seed's
+# batch files (1,000-3,000 rows) all are.
 IN_MEMORY_ROWS = 5_000
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\\x00-\x1f\x7f]")
 
@@ -299,7 +301,35 @@ def write(
     start = max(0, min(start, stop))
     rows = dataclasses.replace(mapped, frame=mapped.frame.slice(start, stop - start))
     widths = column_widths(mapped, start, stop)
+    packed = _packed(rows, widths, options) if rows.height <= rows_per_sheet else None
+    if packed is not None:
+        path.write_bytes(packed)
+        return
     write_blocks([rows], stop - start, widths, path, options, rows_per_sheet=rows_per_sheet)
+
+
+def render(mapped: MappedFrame, start: int, stop: int, options: ExportOptions) -> bytes:
+    """The bytes `write` writes for rows [start, stop), in memory (the service writes them to
+    the batch file and hands the same bytes to the ZIP). Small files are packaged from the
+    template's skeleton (xlsxpack); any other goes through a temporary file."""
+    stop = min(stop, mapped.height)
+    start = max(0, min(start, stop))
+    rows = dataclasses.replace(mapped, frame=mapped.frame.slice(start, stop - start))
+    packed = _packed(rows, column_widths(mapped, start, stop), options)
+    if packed is not None:
+        return packed
+    with tempfile.TemporaryDirectory(prefix="ybb-xlsx-") as folder:
+        path = Path(folder) / "render.xlsx"
+        write(mapped, start, stop, path, options)
+        return path.read_bytes()
+
+
+def _packed(rows: MappedFrame, widths: Sequence[int], options: ExportOptions) -> bytes | None:
+    """`rows` as one small workbook packaged by xlsxpack, or None where it does not apply."""
+    if not 0 < rows.height <= IN_MEMORY_ROWS:
+        return None
+    title = sheet_name(options.sheet_name, _default_sheet_name(rows))
+    return xlsxpack.pack(rows, widths, title, template_styles(rows.template.columns))
 
 
 def write_blocks(

@@ -24,7 +24,7 @@ from export_core.mapping import map_frame
 from export_core.model import ExportOptions
 from export_core.readers import records_to_frame
 from export_core.settings import Settings, xlsx_deflate_level
-from export_core.writers import deflate, rowstream, xlsx
+from export_core.writers import deflate, rowstream, xlsx, xlsxpack
 
 FIXED_CREATED = datetime(2026, 12, 5, 12, 0, 0)
 
@@ -122,9 +122,7 @@ def test_nothing_global_is_replaced() -> None:
     assert deflate.Workbook._store_workbook.__globals__["ZipFile"] is deflate.XlsxZipFile
 
 
-def test_the_export_writer_packages_through_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _recorded_deflaters(monkeypatch: pytest.MonkeyPatch) -> list[deflate.ParallelDeflater]:
     made: list[deflate.ParallelDeflater] = []
 
     class Recorded(deflate.ParallelDeflater):
@@ -133,13 +131,42 @@ def test_the_export_writer_packages_through_it(
             made.append(self)
 
     monkeypatch.setattr(deflate, "ParallelDeflater", Recorded)
+    return made
+
+
+def test_the_export_writer_packages_through_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files xlsxwriter packages (here: through write_blocks, as for big files)."""
+    made = _recorded_deflaters(monkeypatch)
     frame = records_to_frame(records("participants", 50, seed=3))
     mapped = map_frame(frame, get_catalog().template("participants", "complete"))
     target = tmp_path / "p.xlsx"
-    xlsx.write(mapped, 0, mapped.height, target, ExportOptions("participants", "complete"))
+    options = ExportOptions("participants", "complete")
+    xlsx.write_blocks([mapped], mapped.height, None, target, options)
     with zipfile.ZipFile(target) as archive:
         assert len(made) == len(archive.infolist())  # every member, deflated at the set level
         assert archive.testzip() is None
+    assert {d.level for d in made} == {deflate.LEVEL}
+
+
+def test_small_files_packaged_from_a_skeleton_deflate_through_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small files (xlsxpack): the skeleton's xlsxwriter package and each member once; then
+    each further file deflates only the three members that are its own."""
+    xlsxpack.skeleton.cache_clear()
+    made = _recorded_deflaters(monkeypatch)
+    frame = records_to_frame(records("participants", 50, seed=3))
+    mapped = map_frame(frame, get_catalog().template("participants", "complete"))
+    options = ExportOptions("participants", "complete")
+    xlsx.write(mapped, 0, 20, tmp_path / "a.xlsx", options)
+    with zipfile.ZipFile(tmp_path / "a.xlsx") as archive:
+        members = len(archive.infolist())
+        assert archive.testzip() is None
+    assert len(made) == 2 * members  # the skeleton's package, then every member once
+    xlsx.write(mapped, 20, 50, tmp_path / "b.xlsx", options)
+    assert len(made) == 2 * members + 3  # sheet, workbook part and core properties
     assert {d.level for d in made} == {deflate.LEVEL}
 
 
