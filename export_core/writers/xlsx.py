@@ -19,14 +19,13 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 import xlsxwriter
 from xlsxwriter.exceptions import FileCreateError
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from ..catalog import Column, get_catalog
-from ..cells import format_date, format_money, iter_cells
+from ..catalog import get_catalog
+from ..cells import format_date, iter_cells
 from ..errors import StorageError
 from ..model import (
     EXCEL_MAX_CELL_CHARS,
@@ -34,22 +33,18 @@ from ..model import (
     CellValue,
     ExportOptions,
     MappedFrame,
-    raw_column,
 )
 from . import deflate, sheetxml, xlsxpack
 from .rowstream import RowStream, discard_spill_files, package_in_memory, release_sheet_xml
 from .xlsxrows import NUMBER_FORMATS, prepared_for, styled_kinds, template_styles
 from .xlsxrows import prepare as prepare  # the writer's optional `prepare` step
+from .xlsxwidths import column_widths as column_widths  # per file; prepared groups carry them
 
 format = "excel"  # the Writer protocol's attribute name
 extension = "xlsx"
 media_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 MAX_SHEET_NAME = 31
-MAX_COLUMN_WIDTH = 50
-MIN_COLUMN_WIDTH = 8
-WIDTH_PADDING = 2  # room for the autofilter button beside the header text
-FIXED_WIDTHS = {"date": 10, "datetime": 19}
 HEADER_STYLE: dict[str, Any] = {
     "bold": True,
     "font_color": "#FFFFFF",
@@ -111,55 +106,6 @@ class _FormatCache:
         if key not in self._formats:
             self._formats[key] = self._workbook.add_format(dict(properties))
         return self._formats[key]
-
-
-def _longest(name: str) -> pl.Expr:
-    return pl.col(name).cast(pl.String).str.len_chars().max().alias(name + "\x00len")
-
-
-def _width_exprs(column: Column, columns: Sequence[str]) -> list[pl.Expr]:
-    """The aggregations `_data_width` needs for one column."""
-    name = column.field
-    if column.kind in FIXED_WIDTHS:
-        exprs = [pl.col(name).is_not_null().any().alias(name + "\x00any")]
-    elif column.kind == "money":
-        exprs = [
-            pl.col(name).min().alias(name + "\x00min"),
-            pl.col(name).max().alias(name + "\x00max"),
-        ]
-    else:
-        exprs = [_longest(name)]
-    raw_name = raw_column(name)
-    return [*exprs, _longest(raw_name)] if raw_name in columns else exprs
-
-
-def _data_width(column: Column, got: dict[str, Any]) -> int:
-    """Widest display text of one column, from the aggregations of `_width_exprs`."""
-    name = column.field
-    if column.kind in FIXED_WIDTHS:
-        width = FIXED_WIDTHS[column.kind] if got[name + "\x00any"] else 0
-    elif column.kind == "money":
-        extremes = [
-            v for v in (got[name + "\x00min"], got[name + "\x00max"]) if isinstance(v, int | float)
-        ]
-        width = max((len(format_money(v)) for v in extremes), default=0)
-    else:
-        width = int(got[name + "\x00len"] or 0)
-    return max(width, int(got.get(raw_column(name) + "\x00len") or 0))
-
-
-def column_widths(mapped: MappedFrame, start: int, stop: int) -> list[int]:
-    """Widths in characters for rows [start, stop): header or longest value, plus padding,
-    between MIN_COLUMN_WIDTH and MAX_COLUMN_WIDTH. Measured in one vectorised pass."""
-    frame = mapped.frame.slice(start, max(0, stop - start))
-    columns = mapped.template.columns
-    exprs = [e for column in columns for e in _width_exprs(column, frame.columns)]
-    got = frame.select(exprs).row(0, named=True)
-    widths = []
-    for column in columns:
-        text = max(len(column.header), _data_width(column, got))
-        widths.append(min(max(text + WIDTH_PADDING, MIN_COLUMN_WIDTH), MAX_COLUMN_WIDTH))
-    return widths
 
 
 class _SheetWriter:

@@ -12,6 +12,7 @@ import polars as pl
 from ..catalog import Column
 from ..model import EXCEL_MAX_ROWS, MappedFrame
 from . import sheetxml
+from .xlsxwidths import file_widths
 
 NUMBER_FORMATS = {"date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm:ss", "money": "#,##0.00"}
 
@@ -42,8 +43,9 @@ def prepared_for(frame: pl.DataFrame, first_row: int) -> bool:
 def prepare(mapped: MappedFrame, bounds: Sequence[tuple[int, int]]) -> MappedFrame:
     """Render, in one pass, the rows of several consecutive files ([start, stop) each) before
     they are written: per-call costs are paid once instead of once per small file. Returns
-    the rows from the first start to the last stop, carrying their rendered XML; slice it per
-    file and pass each slice to `write` (which renders itself whatever does not fit)."""
+    the rows from the first start to the last stop, carrying their rendered XML and their
+    file's column widths; slice it per file and pass each slice to `write` (which renders and
+    measures itself whatever does not fit)."""
     begin, end = bounds[0][0], bounds[-1][1]
     frame = mapped.frame.slice(begin, end - begin)
     numbers = pl.concat(
@@ -53,8 +55,10 @@ def prepare(mapped: MappedFrame, bounds: Sequence[tuple[int, int]]) -> MappedFra
         ]
     )
     columns = mapped.template.columns
+    widths = file_widths(frame, columns, [stop - start for start, stop in bounds])
     try:
         rendered = sheetxml.render_xml(frame, columns, numbers, template_styles(columns))
     except sheetxml.UnsupportedColumn:
-        return dataclasses.replace(mapped, frame=frame)
-    return dataclasses.replace(mapped, frame=pl.concat([frame, rendered], how="horizontal"))
+        return dataclasses.replace(mapped, frame=pl.concat([frame, widths], how="horizontal"))
+    parts = [frame, rendered, widths]
+    return dataclasses.replace(mapped, frame=pl.concat(parts, how="horizontal"))

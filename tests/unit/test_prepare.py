@@ -3,7 +3,10 @@ directly, groups cover every batch once, and widths are measured as before."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+
+import polars as pl
 
 from benchmarks.datagen import records
 from export_core import service
@@ -12,7 +15,7 @@ from export_core.mapping import map_frame
 from export_core.model import ExportOptions
 from export_core.plan import plan_export
 from export_core.readers import records_to_frame
-from export_core.writers import csv, xlsx
+from export_core.writers import csv, xlsx, xlsxwidths
 
 CATALOG = get_catalog()
 
@@ -53,3 +56,37 @@ def test_widths_are_measured_per_file_slice() -> None:
     assert widths[index] == min(max(max(longest, len(header)) + 2, 8), 50)
     empty = xlsx.column_widths(mapped, 0, 0)
     assert empty == [min(max(len(c.header) + 2, 8), 50) for c in template.columns]
+
+
+def test_prepared_files_carry_the_widths_each_file_measures() -> None:
+    """`prepare` measures every file of a group in one query; a slice that is exactly one
+    file gets those widths, any other slice is measured as before."""
+    template = CATALOG.template("payments", "detailed")
+    frame = records_to_frame(records("payments", 900, seed=6))
+    mapped = map_frame(frame, template)
+    bounds = [(0, 1), (1, 300), (300, 301), (301, 900)]
+    prepared = xlsx.prepare(mapped, bounds)
+    assert xlsxwidths.WIDTHS_COLUMN in prepared.frame.columns
+    for start, stop in bounds:
+        one = dataclasses.replace(prepared, frame=prepared.frame.slice(start, stop - start))
+        assert xlsxwidths._carried(one.frame) == xlsx.column_widths(mapped, start, stop)
+        assert xlsx.column_widths(one, 0, one.height) == xlsx.column_widths(mapped, start, stop)
+    for start, stop in [(0, 2), (1, 299), (2, 300), (250, 700), (0, 900)]:  # not one file
+        assert xlsxwidths._carried(prepared.frame.slice(start, stop - start)) is None
+        measured = xlsx.column_widths(prepared, start, stop)
+        assert measured == xlsx.column_widths(mapped, start, stop)
+    # the longest reference number sits in one file: only that file's width grows
+    index = template.fields.index("reference_number")
+    long = mapped.frame.with_columns(
+        pl.when(pl.int_range(pl.len()) == 500)
+        .then(pl.lit("R" * 40))
+        .otherwise(pl.col("reference_number"))
+        .alias("reference_number")
+    )
+    grown = xlsx.prepare(dataclasses.replace(mapped, frame=long), bounds)
+    carried = [
+        xlsxwidths._carried(grown.frame.slice(start, stop - start)) for start, stop in bounds
+    ]
+    assert [w[index] for w in carried if w] == [
+        xlsx.column_widths(mapped, start, stop)[index] for start, stop in bounds[:3]
+    ] + [42]
