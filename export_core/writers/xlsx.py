@@ -249,7 +249,7 @@ def write(
     widths = column_widths(mapped, start, stop)
     packed = _packed(rows, widths, options) if rows.height <= rows_per_sheet else None
     if packed is not None:
-        path.write_bytes(packed)
+        Path(path).write_bytes(packed)
         return
     write_blocks([rows], stop - start, widths, path, options, rows_per_sheet=rows_per_sheet)
 

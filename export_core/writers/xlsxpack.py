@@ -30,6 +30,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import polars as pl
 import xlsxwriter.worksheet
@@ -52,6 +53,7 @@ SHEET = "xl/worksheets/sheet1.xml"
 WORKBOOK = "xl/workbook.xml"
 CORE = "docProps/core.xml"
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # xlsxwriter's timestamp for in-memory members
+Buffer = bytes | memoryview
 _CENTRAL = struct.Struct("<4s4B4HL2L5H2L")  # zipfile's structCentralDir
 _END = struct.Struct("<4s4H2LH")  # zipfile's structEndArchive
 
@@ -66,10 +68,21 @@ class Member:
     data: bytes
 
     @classmethod
-    def of(cls, name: str, content: bytes) -> Member:
-        compressor = deflate.ParallelDeflater()
-        data = compressor.compress(content) + compressor.flush()
-        return cls(name, zlib_ng.crc32(content), len(content), data)
+    def of(cls, name: str, *parts: Buffer) -> Member:
+        """The member whose content is `parts` back to back, deflated without joining them
+        (a sheet's ~1 MB of XML is not copied; a bigger one is deflated in parallel)."""
+        size = sum(len(part) for part in parts)
+        compressor: Any = (
+            deflate.ParallelDeflater()
+            if size > deflate.BLOCK_BYTES
+            else zlib_ng.compressobj(deflate.LEVEL, zlib_ng.DEFLATED, -15)
+        )
+        out, crc = [], 0
+        for part in parts:
+            out.append(compressor.compress(part))
+            crc = zlib_ng.crc32(part, crc)
+        out.append(compressor.flush())
+        return cls(name, crc, size, b"".join(out))
 
 
 @dataclass(frozen=True)
@@ -161,12 +174,11 @@ def cols_xml(widths: tuple[int, ...]) -> bytes:
     return xml.encode()
 
 
-def _rows_xml(rows: sheetxml.RenderedRows) -> bytes:
-    if not rows.rows.height:
-        return b""
+def _rows_xml(rows: sheetxml.RenderedRows) -> Buffer:
+    """The rows' XML, back to back, as a view of the buffer polars wrote it to (no copy)."""
     buffer = io.BytesIO()
     rows.write_to(buffer)
-    return buffer.getvalue()
+    return buffer.getbuffer()
 
 
 def pack(
@@ -191,27 +203,25 @@ def pack(
     used = max(rows.last_row, 0) + 1  # the header's row when no data row has a cell
     data_rows = frame.height + 1
     sheet = shape.sheet
-    xml = b"".join(
-        (
-            sheet[0],
-            b"%s%d" % (shape.last_column, used),
-            sheet[1],
-            cols_xml(tuple(widths)),
-            sheet[2],
-            _rows_xml(rows),
-            sheet[3],
-            b"%s%d" % (shape.last_column, data_rows),
-            sheet[4],
-        )
+    xml = (
+        sheet[0],
+        b"%s%d" % (shape.last_column, used),
+        sheet[1],
+        cols_xml(tuple(widths)),
+        sheet[2],
+        _rows_xml(rows),
+        sheet[3],
+        b"%s%d" % (shape.last_column, data_rows),
+        sheet[4],
     )
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ").encode()
     variable = {
         SHEET: xml,
-        WORKBOOK: b"%s%d%s" % (shape.workbook[0], data_rows, shape.workbook[1]),
-        CORE: stamp.join(shape.core),
+        WORKBOOK: (b"%s%d%s" % (shape.workbook[0], data_rows, shape.workbook[1]),),
+        CORE: (stamp.join(shape.core),),
     }
     members = [
-        shape.fixed[name] if name in shape.fixed else Member.of(name, variable[name])
+        shape.fixed[name] if name in shape.fixed else Member.of(name, *variable[name])
         for name in shape.order
     ]
     return zip_package(members)
