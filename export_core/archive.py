@@ -1,18 +1,24 @@
 """ZIP of a multi-file export: xlsx members stored (already deflated), csv members deflated.
 
 `ZipBuilder` builds the ZIP in a background thread while the caller goes on writing the next
-files: zlib's deflate and crc32 release the GIL, so on two cores the deflate of one member
-overlaps the writing of the next. A member can be handed over with its bytes (already in
-memory, so the file is not read back) or as a path only (read from disk, as `build_zip` does).
-Either way the member is identical: the same name, method, level, timestamp and attributes
-(taken from the file, as ZipFile.write takes them)."""
+files. A member can be handed over with its bytes (already in memory, so the file is not read
+back), with its bytes already deflated by the thread that rendered them (`deflate_member`: the
+batch-writer threads then share the deflate, which releases the GIL, instead of one ZIP thread
+doing all of it), or as a path only (read from disk, as `build_zip` does). Either way the
+member is identical: the same name, method, level, timestamp and attributes (taken from the
+file, as ZipFile.write takes them) and the same deflate stream (zlib-ng at DEFLATE_LEVEL, one
+stream per member: its output does not depend on how the input is fed to it)."""
 
 from __future__ import annotations
 
 import queue
 import threading
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from zlib_ng import zlib_ng
 
 from .model import WrittenArchive
 
@@ -20,10 +26,13 @@ from .model import WrittenArchive
 # and saves under 1% (notes/performance.md). CSV is plain text and shrinks to about a third.
 STORED_SUFFIXES = frozenset({".xlsx", ".zip"})
 # Measured on 25 csv batches of 2,000 participants (complete, 12.3 MB): level 1 took 0.20 s
-# for 26.9% of the size, level 6 0.75 s for 20.2%, level 9 0.89 s for 20.1%. Level 1: the
-# 50,000-row CSV export's whole budget is half a second and level 6 alone would spend more
-# than that (about 1 s through the API under load); the ZIP is a third bigger for it.
-DEFLATE_LEVEL = 1
+# for 26.9% of the size, level 6 0.75 s for 20.2%, level 9 0.89 s for 20.1%: a fast level, as
+# the 50,000-row CSV export's whole budget is a fraction of a second. Since issue 17 the
+# deflate is zlib-ng's (as the xlsx packages', writers/deflate.py) at level 2. On the 50 csv
+# batches of 50,000 complete participants (12.3 MB): the stdlib zlib at level 1 took 70 ms for
+# 3.33 MB; zlib-ng at level 1 33 ms but 4.07 MB (+22%: its level 1 is a different, quicker
+# algorithm), at level 2 54 ms for 3.13 MB (-6%), at level 3 69 ms for 2.82 MB.
+DEFLATE_LEVEL = 2
 # Members waiting for the ZIP thread. It bounds the memory of members handed over as bytes
 # (a 1,000-row complete CSV is ~240 KB, a 5,000-row one ~1.2 MB) while letting the writer run
 # a few files ahead of the deflate.
@@ -35,7 +44,68 @@ def compress_type_for(member: Path) -> int:
     return zipfile.ZIP_STORED if member.suffix.lower() in STORED_SUFFIXES else zipfile.ZIP_DEFLATED
 
 
-def _write_member(archive: zipfile.ZipFile, member: Path, data: bytes | None) -> int:
+def _compressor() -> Any:
+    return zlib_ng.compressobj(DEFLATE_LEVEL, zlib_ng.DEFLATED, -15)
+
+
+@dataclass(frozen=True)
+class DeflatedMember:
+    """A member's bytes and their raw deflate stream (the ZIP needs both: the CRC and size
+    are of the bytes)."""
+
+    data: bytes
+    stream: bytes
+
+
+MemberData = bytes | DeflatedMember | None
+
+
+def deflate_member(member: Path, data: bytes) -> bytes | DeflatedMember:
+    """`data`, the bytes of `member`, deflated now in the calling thread if the ZIP deflates
+    such a member (`data` itself otherwise): what `ZipBuilder.add` takes."""
+    if compress_type_for(member) != zipfile.ZIP_DEFLATED:
+        return data
+    compressor = _compressor()
+    return DeflatedMember(data, compressor.compress(data) + compressor.flush())
+
+
+class _Deflated:
+    """zlib's compressor interface over a stream deflated beforehand."""
+
+    def __init__(self, stream: bytes) -> None:
+        self._stream = stream
+
+    def compress(self, data: bytes) -> bytes:
+        return b""
+
+    def flush(self, mode: int = zlib_ng.Z_FINISH) -> bytes:
+        stream, self._stream = self._stream, b""
+        return stream
+
+
+class ArchiveZipFile(zipfile.ZipFile):
+    """A ZipFile deflating with zlib-ng at DEFLATE_LEVEL; `write_deflated` adds a member
+    whose stream was deflated beforehand."""
+
+    _ready: bytes | None = None
+
+    def _open_to_write(self, zinfo: zipfile.ZipInfo, force_zip64: bool = False) -> Any:
+        dest = super()._open_to_write(zinfo, force_zip64)  # type: ignore[misc]
+        if zinfo.compress_type == zipfile.ZIP_DEFLATED:
+            ready, self._ready = self._ready, None
+            dest._compressor = _compressor() if ready is None else _Deflated(ready)
+        return dest
+
+    def write_deflated(self, info: zipfile.ZipInfo, member: DeflatedMember) -> None:
+        """What writestr(info, member.data, ZIP_DEFLATED) writes, without deflating again."""
+        self._ready = member.stream
+        try:
+            self.writestr(info, member.data, zipfile.ZIP_DEFLATED, DEFLATE_LEVEL)
+        finally:
+            self._ready = None
+
+
+def _write_member(archive: ArchiveZipFile, member: Path, data: MemberData) -> int:
     """Add `member` under its base name (from `data` if given, else read from disk); returns
     its uncompressed size."""
     kind = compress_type_for(member)
@@ -45,6 +115,9 @@ def _write_member(archive: zipfile.ZipFile, member: Path, data: bytes | None) ->
         return member.stat().st_size
     # What ZipFile.write does, minus reading the file back: timestamp and mode from the file.
     info = zipfile.ZipInfo.from_file(member, member.name)
+    if isinstance(data, DeflatedMember):
+        archive.write_deflated(info, data)
+        return len(data.data)
     archive.writestr(info, data, compress_type=kind, compresslevel=level)
     return len(data)
 
@@ -66,7 +139,7 @@ def build_zip(members: list[Path], target: Path) -> WrittenArchive:
     """Write `members` (by base name) into the ZIP `target`; sizes measured, not guessed."""
     _check_distinct([m.name for m in members])
     uncompressed = 0
-    with zipfile.ZipFile(target, "w", allowZip64=True) as archive:
+    with ArchiveZipFile(target, "w", allowZip64=True) as archive:
         for member in members:
             uncompressed += _write_member(archive, member, None)
     return _archive_of(target, uncompressed)
@@ -85,7 +158,7 @@ class ZipBuilder:
     def __init__(self, target: Path) -> None:
         self.target = target
         self._names: list[str] = []
-        self._queue: queue.Queue[tuple[Path, bytes | None]] = queue.Queue(QUEUE_DEPTH)
+        self._queue: queue.Queue[tuple[Path, MemberData]] = queue.Queue(QUEUE_DEPTH)
         self._error: BaseException | None = None
         self._abort = threading.Event()
         self._uncompressed = 0
@@ -93,9 +166,9 @@ class ZipBuilder:
         self._thread.start()
 
     def _run(self) -> None:
-        item: tuple[Path, bytes | None] | None = None
+        item: tuple[Path, MemberData] | None = None
         try:
-            with zipfile.ZipFile(self.target, "w", allowZip64=True) as archive:
+            with ArchiveZipFile(self.target, "w", allowZip64=True) as archive:
                 while (item := self._queue.get()) is not self._DONE:
                     if not self._abort.is_set():
                         self._uncompressed += _write_member(archive, *item)
@@ -109,8 +182,9 @@ class ZipBuilder:
         if self._error is not None:
             raise self._error
 
-    def add(self, member: Path, data: bytes | None = None) -> None:
-        """Queue `member` (complete on disk; `data`, if given, are its bytes)."""
+    def add(self, member: Path, data: MemberData = None) -> None:
+        """Queue `member` (complete on disk; `data`, if given, are its bytes, or what
+        `deflate_member` made of them)."""
         self._raise_error()
         if member.name in self._names:
             raise ValueError(f"ZIP members must have distinct names, got {member.name} twice")

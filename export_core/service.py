@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from .archive import ZipBuilder
+from .archive import MemberData, ZipBuilder, deflate_member
 from .catalog import Catalog, Template, get_catalog
 from .cells import display_rows
 from .errors import LimitExceeded, NoDataError, StorageError, UnknownTemplate
@@ -196,7 +196,7 @@ def check_record_count(rows: int, limit: int) -> None:
 
 
 Render = Callable[[MappedFrame, int, int, ExportOptions], bytes]
-Written = tuple[WrittenFile, bytes | None]  # a batch file in place, and its bytes if at hand
+Written = tuple[WrittenFile, MemberData]  # a batch file in place, and its bytes if at hand
 
 
 def _write_one(
@@ -207,11 +207,13 @@ def _write_one(
     render: Render | None,
 ) -> Written:
     """Write one batch file: rendered in memory when there is a `render` step and the batch
-    is small (its bytes then also go to the ZIP), else by `write_batch`."""
+    is small (its bytes then also go to the ZIP, deflated here: the writer threads share the
+    deflate), else by `write_batch`."""
     if render is not None and batch.record_count <= RENDER_ROWS:
         data = render(rows, 0, rows.height, options)
-        _place(target_dir / batch.file_name, _bytes_writer(data))
-        return _written(batch, len(data)), data
+        final = target_dir / batch.file_name
+        _place(final, _bytes_writer(data))
+        return _written(batch, len(data)), deflate_member(final, data)
     return write_batch(rows, batch, options, target_dir), None
 
 

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import threading
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
 
-from export_core.archive import QUEUE_DEPTH, ZipBuilder, build_zip
-from export_core.model import WrittenArchive
+from benchmarks.datagen import records
+from export_core.archive import (
+    QUEUE_DEPTH,
+    DeflatedMember,
+    ZipBuilder,
+    build_zip,
+    deflate_member,
+)
+from export_core.model import ExportOptions, WrittenArchive
+from export_core.readers import records_to_frame
+from export_core.service import write_export
 
 
 def _members(tmp_path: Path) -> list[Path]:
@@ -86,6 +96,50 @@ def test_builder_gives_the_same_zip_as_build_zip(tmp_path: Path, with_bytes: boo
     with zipfile.ZipFile(tmp_path / "built.zip") as zf:
         assert zf.testzip() is None
         assert [i.filename for i in zf.infolist()] == [m.name for m in members]
+
+
+def test_members_deflated_beforehand_give_the_same_zip(tmp_path: Path) -> None:
+    """Members deflated by the caller's threads (deflate_member, as the batch writers do):
+    the very same ZIP as build_zip's, byte for byte, whether the member is small or bigger
+    than the chunks ZipFile.write reads a file in; stored members are handed over as they
+    are."""
+    members = _members(tmp_path)
+    many = tmp_path / "participants_batch_3_of_3.csv"
+    many.write_bytes(b'1,"a ""b"", c",\xc3\xa9\r\n' * 50_000)
+    members.append(many)
+    expected = build_zip(members, tmp_path / "expected.zip")
+    handed = [deflate_member(m, m.read_bytes()) for m in members]
+    assert handed[0] == members[0].read_bytes()  # the xlsx stand-in: stored, not deflated
+    assert all(isinstance(h, DeflatedMember) for h in handed[1:])
+    builder = ZipBuilder(tmp_path / "built.zip")
+    for member, data in zip(members, handed, strict=True):
+        builder.add(member, data)
+    built = builder.finish()
+    assert (tmp_path / "built.zip").read_bytes() == (tmp_path / "expected.zip").read_bytes()
+    assert built == WrittenArchive("built.zip", expected.zip_file_size, expected.uncompressed_size)
+    with zipfile.ZipFile(tmp_path / "built.zip") as zf:
+        assert zf.testzip() is None
+        for member in members:
+            assert zf.read(member.name) == member.read_bytes()
+
+
+def test_csv_members_compress_about_as_before(tmp_path: Path) -> None:
+    """zlib-ng at DEFLATE_LEVEL (issue 17): the CSV members of a real export decompress to
+    their files' bytes and take no more room than the stdlib zlib's level 1 (the deflate
+    before) would give them, give or take 3%."""
+    options = ExportOptions(export_type="participants", template="complete", format="csv")
+    frame = records_to_frame(records("participants", 12_000, seed=3))
+    result = write_export(frame, options, tmp_path)
+    assert result.archive is not None and len(result.files) == 12
+    before = 0
+    with zipfile.ZipFile(tmp_path / result.archive.zip_file_name) as zf:
+        for written in result.files:
+            data = (tmp_path / written.file_name).read_bytes()
+            assert zf.read(written.file_name) == data
+            stdlib = zlib.compressobj(1, zlib.DEFLATED, -15)
+            before += len(stdlib.compress(data) + stdlib.flush())
+        after = sum(info.compress_size for info in zf.infolist())
+    assert after <= before * 1.03
 
 
 def test_builder_refuses_duplicate_names(tmp_path: Path) -> None:
