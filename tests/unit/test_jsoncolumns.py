@@ -102,3 +102,52 @@ def test_the_decoder_declines_what_the_dict_path_must_judge() -> None:
     assert frame is not None
     assert frame.equals(records_to_frame(orjson.loads(b"[" + ok + b"]")).select("id", "name"))
     assert ColumnDecoder(['a"b', "x"]).decode(b'{"x":1}', 0, 7) is None  # msgspec refuses '"'
+
+
+def test_integers_beyond_int64_decline_and_long_digit_runs_in_text_do_not() -> None:
+    """Integers are bounded to int64 in the struct (no scan for 19 digits in a row): one
+    beyond it declines (orjson reads those beyond 64 bits as floats), one within it and a
+    long run of digits in a string take the column path; both give the dict path's frame."""
+    decoder = ColumnDecoder(["id", "phone"])
+    for n in (2**63, 2**64 - 1, 2**64, -(2**63) - 1, 10**30):
+        items = b'{"id":1},{"id":%d}' % n
+        assert decoder.decode(items, 0, len(items)) is None, n
+    ok = (
+        b'{"id":9223372036854775807,"phone":"6281234567890123456789012"},'
+        b'{"id":-9223372036854775808}'
+    )
+    frame = decoder.decode(ok, 0, len(ok))
+    assert frame is not None
+    assert frame.equals(records_to_frame(orjson.loads(b"[" + ok + b"]")))
+    rows = [{"id": i, "phone": "1" * 25} for i in range(2_000)] + [{"id": 2**63 - 1}]
+    raw = orjson.dumps(rows)
+    got, seen = _decode(raw, 4_096)
+    assert got is not None
+    assert_same_as_orjson(got, raw)
+    assert seen[0] is list and set(seen[1:]) == {pl.DataFrame}
+
+
+digit_runs = st.text(alphabet="0123456789", min_size=1, max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["", "-"]), digit_runs, digit_runs, st.integers(-330, 310)),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_long_decimals_read_as_orjson_reads_them(numbers: list[tuple[str, str, str, int]]) -> None:
+    """Numbers with long mantissas (no longer sent to the dict path by a digit scan): the
+    column path's text for each equals the dict path's, or it declines (out of range)."""
+    texts = [f"{sign}{whole.lstrip('0') or '0'}.{frac}e{exp}" for sign, whole, frac, exp in numbers]
+    items = ",".join('{"x":' + text + "}" for text in texts).encode()
+    frame = ColumnDecoder(["x"]).decode(items, 0, len(items))
+    event("declined" if frame is None else "column path")
+    try:
+        expected = records_to_frame(orjson.loads(b"[" + items + b"]"))
+    except orjson.JSONDecodeError:  # e.g. 1e400: not JSON orjson takes
+        assert frame is None
+        return
+    assert frame is None or frame.equals(expected)
