@@ -196,7 +196,7 @@ def check_record_count(rows: int, limit: int) -> None:
 
 
 Render = Callable[[MappedFrame, int, int, ExportOptions], bytes]
-Written = tuple[WrittenFile, MemberData]  # a batch file in place, and its bytes if at hand
+Written = tuple[WrittenFile, MemberData]  # a batch file in place, its bytes (deflated) if at hand
 
 
 def _write_one(
