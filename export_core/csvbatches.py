@@ -15,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
+from . import csvchunks
 from .errors import InputError
 from .readers import _detect_delimiter, _header_line, csv_records
 
@@ -95,9 +96,35 @@ def read_csv_batches(path: Path, batch_rows: int = 50_000) -> Iterator[pl.DataFr
 def _batches(path: Path, batch_rows: int) -> Iterator[pl.DataFrame]:
     with path.open(encoding="utf-8-sig", newline="") as fh:
         delimiter = _delimiter(fh)
-        if delimiter is None:
-            return
-        fh.seek(0)
+    if delimiter is None:
+        return
+    start = csvchunks.header(path, delimiter)
+    if start is None:
+        yield from _csv_module_batches(path, delimiter, batch_rows)
+        return
+    names, offset, lines = start
+    frames = csvchunks.body_frames(path, names, delimiter, offset, lines, _batch, batch_rows)
+    yield from _rebatched(frames, batch_rows)
+
+
+def _rebatched(frames: Iterator[pl.DataFrame], batch_rows: int) -> Iterator[pl.DataFrame]:
+    """The frames' rows again, `batch_rows` at a time (the last batch maybe fewer)."""
+    held: list[pl.DataFrame] = []
+    count = 0
+    for frame in frames:
+        held.append(frame)
+        count += frame.height
+        while count >= batch_rows:
+            rows = pl.concat(held, rechunk=False)
+            yield rows.slice(0, batch_rows).rechunk()
+            rest = rows.slice(batch_rows)
+            held, count = [rest], rest.height
+    if count:
+        yield pl.concat(held).rechunk()
+
+
+def _csv_module_batches(path: Path, delimiter: str, batch_rows: int) -> Iterator[pl.DataFrame]:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh, delimiter=delimiter, strict=True)
         records = csv_records(reader)
         names = next(records, None)

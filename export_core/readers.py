@@ -328,16 +328,19 @@ def _csv_header(fields: list[str]) -> list[str]:
     return names
 
 
-def csv_records(reader: Any) -> Iterator[list[str]]:
+def csv_records(
+    reader: Any, header: list[str] | None = None, lines_before: int = 0
+) -> Iterator[list[str]]:
     """The checked header of a csv.reader, then the fields of each data record; blank lines
     are skipped. A record with more fields than the header, or malformed quoting, raises
-    InputError naming the line the record starts on."""
-    names: list[str] | None = None
-    line = 1  # first physical line of the record being read
+    InputError naming the line the record starts on. `header`: a reader that starts after
+    the header (names already checked), `lines_before` physical lines into the file."""
+    names = header
+    line = lines_before + 1  # first physical line of the record being read
     try:
         for fields in reader:
             if not fields or fields == [""]:
-                line = reader.line_num + 1
+                line = reader.line_num + lines_before + 1
                 continue
             if names is None:
                 names = _csv_header(fields)
@@ -350,11 +353,10 @@ def csv_records(reader: Any) -> Iterator[list[str]]:
                 )
             else:
                 yield fields
-            line = reader.line_num + 1
+            line = reader.line_num + lines_before + 1
     except csv.Error as exc:
-        raise InputError(
-            f"Malformed CSV at line {reader.line_num}: {exc}", line=reader.line_num
-        ) from None
+        at = reader.line_num + lines_before
+        raise InputError(f"Malformed CSV at line {at}: {exc}", line=at) from None
 
 
 def read_csv(data: bytes | str) -> pl.DataFrame:
