@@ -2,6 +2,19 @@
 
 The doors (REST API, Dash UI, CLI) use only the names re-exported here."""
 
+import os
+
+# polars' allocator (its own jemalloc) reads this once, when polars loads: on the imports
+# below unless the process loaded polars before. Freed pages go back to the kernel after
+# 100 ms instead of polars' default 500 ms, then 1 s (the CLI's 1,000,000-row export: 175 MB
+# peak instead of 209 MB), or at once (each page then faults in again: 70,000 faults and ~20%
+# more time per 50,000-row API export). The gunicorn workers get the same value from
+# app/gunicorn_conf.py. An operator's own _RJEM_MALLOC_CONF wins. docs/PERFORMANCE.md, ninth round.
+POLARS_ALLOCATOR_CONF = "dirty_decay_ms:100,muzzy_decay_ms:0"
+os.environ.setdefault("_RJEM_MALLOC_CONF", POLARS_ALLOCATOR_CONF)
+
+# ruff: noqa: E402 (the setting must come before the imports that load polars)
+
 from .catalog import Catalog, Column, DataType, Limits, Template, get_catalog
 from .errors import (
     BatchNotFound,

@@ -156,12 +156,39 @@ def test_the_config_sets_the_polars_allocator_default_unless_set() -> None:
     clean = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
     run = [sys.executable, "-c", code, conf]
     default = subprocess.run(run, capture_output=True, text=True, check=True, env=clean)
-    assert default.stdout.strip() == "dirty_decay_ms:0,muzzy_decay_ms:0"
+    assert default.stdout.strip() == "dirty_decay_ms:100,muzzy_decay_ms:0"
     own = {**clean, "_RJEM_MALLOC_CONF": "narenas:1"}
     assert (
         subprocess.run(run, capture_output=True, text=True, check=True, env=own).stdout.strip()
         == "narenas:1"
     )
+
+
+def test_the_engine_sets_the_same_allocator_default_for_the_cli() -> None:
+    """`python -m export_core` (the CLI) gets the workers' setting, before polars loads
+    (polars puts its own defaults first; the later values win)."""
+    code = (
+        "import os, sys; import export_core; import polars; "
+        "print(os.environ['_RJEM_MALLOC_CONF']); print(export_core.POLARS_ALLOCATOR_CONF)"
+    )
+    clean = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    run = [sys.executable, "-c", code]
+    got = subprocess.run(run, capture_output=True, text=True, check=True, env=clean, cwd=ROOT)
+    conf = runpy_value("JEMALLOC_CONF")
+    effective, engine = got.stdout.split()
+    assert engine == conf and effective.endswith("," + conf)
+    own = {**clean, "_RJEM_MALLOC_CONF": "narenas:1"}
+    got = subprocess.run(run, capture_output=True, text=True, check=True, env=own, cwd=ROOT)
+    effective, engine = got.stdout.split()
+    assert effective.endswith(",narenas:1") and conf not in effective
+
+
+def runpy_value(name: str) -> str:
+    """A module-level value of app/gunicorn_conf.py, read without importing polars here."""
+    code = f"import runpy, sys; print(runpy.run_path(sys.argv[1])[{name!r}])"
+    conf = str(ROOT / "app" / "gunicorn_conf.py")
+    done = subprocess.run([sys.executable, "-c", code, conf], capture_output=True, text=True)
+    return done.stdout.strip()
 
 
 @pytest.mark.live
