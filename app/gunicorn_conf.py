@@ -131,7 +131,11 @@ def tune_glibc_malloc() -> list[str]:
 
 # Read by polars' allocator when a worker imports polars (the workers import the app after
 # the fork, and inherit this environment).
-os.environ.setdefault("_RJEM_MALLOC_CONF", JEMALLOC_CONF)
+# Unset, or only what polars itself writes there (inherited from a parent that imported it,
+# e.g. a test or benchmark process): not an operator's choice.
+POLARS_OWN_CONF = "dirty_decay_ms:500,muzzy_decay_ms:1000"
+if os.environ.get("_RJEM_MALLOC_CONF", POLARS_OWN_CONF) == POLARS_OWN_CONF:
+    os.environ["_RJEM_MALLOC_CONF"] = JEMALLOC_CONF
 
 
 # --- Library pages ---------------------------------------------------------------------------

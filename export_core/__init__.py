@@ -11,7 +11,11 @@ import os
 # more time per 50,000-row API export). The gunicorn workers get the same value from
 # app/gunicorn_conf.py. An operator's own _RJEM_MALLOC_CONF wins. docs/PERFORMANCE.md, ninth round.
 POLARS_ALLOCATOR_CONF = "dirty_decay_ms:100,muzzy_decay_ms:0"
-os.environ.setdefault("_RJEM_MALLOC_CONF", POLARS_ALLOCATOR_CONF)
+# What polars' own __init__ writes there when it finds nothing: a process started by one that
+# had imported polars inherits it, and it is not an operator's choice.
+POLARS_OWN_CONF = "dirty_decay_ms:500,muzzy_decay_ms:1000"
+if os.environ.get("_RJEM_MALLOC_CONF", POLARS_OWN_CONF) == POLARS_OWN_CONF:
+    os.environ["_RJEM_MALLOC_CONF"] = POLARS_ALLOCATOR_CONF
 
 # ruff: noqa: E402 (the setting must come before the imports that load polars)
 

@@ -162,6 +162,9 @@ def test_the_config_sets_the_polars_allocator_default_unless_set() -> None:
         subprocess.run(run, capture_output=True, text=True, check=True, env=own).stdout.strip()
         == "narenas:1"
     )
+    inherited = {**clean, "_RJEM_MALLOC_CONF": "dirty_decay_ms:500,muzzy_decay_ms:1000"}
+    got = subprocess.run(run, capture_output=True, text=True, check=True, env=inherited)
+    assert got.stdout.strip() == "dirty_decay_ms:100,muzzy_decay_ms:0"
 
 
 def test_the_engine_sets_the_same_allocator_default_for_the_cli() -> None:
@@ -181,6 +184,10 @@ def test_the_engine_sets_the_same_allocator_default_for_the_cli() -> None:
     got = subprocess.run(run, capture_output=True, text=True, check=True, env=own, cwd=ROOT)
     effective, engine = got.stdout.split()
     assert effective.endswith(",narenas:1") and conf not in effective
+    # started by a process that had imported polars: polars' own default is not a choice
+    inherited = {**clean, "_RJEM_MALLOC_CONF": "dirty_decay_ms:500,muzzy_decay_ms:1000"}
+    got = subprocess.run(run, capture_output=True, text=True, check=True, env=inherited, cwd=ROOT)
+    assert got.stdout.split()[0].endswith("," + conf)
 
 
 def runpy_value(name: str) -> str:
