@@ -71,11 +71,11 @@ if _control_socket:
 #   of being mapped and unmapped: a fixed threshold of 1 MiB keeps big blocks mapped.
 # * glibc gives each thread (gunicorn's gthread workers run requests on 4) its own arena, each
 #   keeping its own freed memory: at most 2 arenas.
-# * polars' jemalloc keeps freed pages for 0.5-1.5 s: `_RJEM_MALLOC_CONF` returns them after
-#   100 ms (it must be in the environment before polars loads; the same value as
-#   export_core.POLARS_ALLOCATOR_CONF, which the master must not import). At once (0 ms, until
-#   issue 17) cost ~70,000 page faults and ~20% of a 50k Excel export's time for 5 MB less
-#   peak (docs/PERFORMANCE.md, ninth round).
+# * polars' jemalloc keeps freed pages for 0.5-1.5 s: `_RJEM_MALLOC_CONF` returns them at once
+#   (it must be in the environment before polars loads). That costs ~70,000 page faults and
+#   ~20% of a 50k Excel export's time; a 100 ms decay (the CLI's, export_core's
+#   POLARS_ALLOCATOR_CONF) took the workers' peak over 200 MB in `make bench` (201.8 MB Excel,
+#   206.8 MB CSV), so the workers stay memory-first (docs/PERFORMANCE.md, ninth round).
 # * With its mmap threshold fixed, glibc stops raising its trim threshold too, which stays at
 #   128 KiB: whenever more than that is free at the top of the heap it is handed back to the
 #   kernel, to be faulted in again moments later. A page fault costs ~4 us on this VM, and
@@ -92,7 +92,7 @@ if _control_socket:
 #
 # The three mallopt settings yield to the same setting made by the operator in the environment.
 
-JEMALLOC_CONF = "dirty_decay_ms:100,muzzy_decay_ms:0"
+JEMALLOC_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0"
 ARENA_MAX = 2
 MMAP_THRESHOLD = 1 << 20
 TRIM_THRESHOLD = 8 << 20

@@ -8,8 +8,9 @@ import os
 # below unless the process loaded polars before. Freed pages go back to the kernel after
 # 100 ms instead of polars' default 500 ms, then 1 s (the CLI's 1,000,000-row export: 175 MB
 # peak instead of 209 MB), or at once (each page then faults in again: 70,000 faults and ~20%
-# more time per 50,000-row API export). The gunicorn workers get the same value from
-# app/gunicorn_conf.py. An operator's own _RJEM_MALLOC_CONF wins. docs/PERFORMANCE.md, ninth round.
+# more time per 50,000-row API export). The gunicorn workers keep app/gunicorn_conf.py's
+# (at once: their peak stays under 200 MB). An operator's own _RJEM_MALLOC_CONF wins.
+# docs/PERFORMANCE.md, ninth round.
 POLARS_ALLOCATOR_CONF = "dirty_decay_ms:100,muzzy_decay_ms:0"
 # What polars' own __init__ writes there when it finds nothing: a process started by one that
 # had imported polars inherits it, and it is not an operator's choice.

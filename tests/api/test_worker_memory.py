@@ -156,7 +156,7 @@ def test_the_config_sets_the_polars_allocator_default_unless_set() -> None:
     clean = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
     run = [sys.executable, "-c", code, conf]
     default = subprocess.run(run, capture_output=True, text=True, check=True, env=clean)
-    assert default.stdout.strip() == "dirty_decay_ms:100,muzzy_decay_ms:0"
+    assert default.stdout.strip() == "dirty_decay_ms:0,muzzy_decay_ms:0"
     own = {**clean, "_RJEM_MALLOC_CONF": "narenas:1"}
     assert (
         subprocess.run(run, capture_output=True, text=True, check=True, env=own).stdout.strip()
@@ -164,12 +164,13 @@ def test_the_config_sets_the_polars_allocator_default_unless_set() -> None:
     )
     inherited = {**clean, "_RJEM_MALLOC_CONF": "dirty_decay_ms:500,muzzy_decay_ms:1000"}
     got = subprocess.run(run, capture_output=True, text=True, check=True, env=inherited)
-    assert got.stdout.strip() == "dirty_decay_ms:100,muzzy_decay_ms:0"
+    assert got.stdout.strip() == "dirty_decay_ms:0,muzzy_decay_ms:0"
 
 
-def test_the_engine_sets_the_same_allocator_default_for_the_cli() -> None:
-    """`python -m export_core` (the CLI) gets the workers' setting, before polars loads
-    (polars puts its own defaults first; the later values win)."""
+def test_the_engine_sets_its_allocator_default_for_the_cli() -> None:
+    """`python -m export_core` (the CLI) gets export_core's setting before polars loads
+    (polars puts its own defaults first; the later values win); a gunicorn worker keeps the
+    one gunicorn_conf set in the master."""
     code = (
         "import os, sys; import export_core; import polars; "
         "print(os.environ['_RJEM_MALLOC_CONF']); print(export_core.POLARS_ALLOCATOR_CONF)"
@@ -177,17 +178,20 @@ def test_the_engine_sets_the_same_allocator_default_for_the_cli() -> None:
     clean = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
     run = [sys.executable, "-c", code]
     got = subprocess.run(run, capture_output=True, text=True, check=True, env=clean, cwd=ROOT)
-    conf = runpy_value("JEMALLOC_CONF")
     effective, engine = got.stdout.split()
-    assert engine == conf and effective.endswith("," + conf)
+    assert engine == "dirty_decay_ms:100,muzzy_decay_ms:0"
+    assert effective.endswith("," + engine)
     own = {**clean, "_RJEM_MALLOC_CONF": "narenas:1"}
     got = subprocess.run(run, capture_output=True, text=True, check=True, env=own, cwd=ROOT)
-    effective, engine = got.stdout.split()
-    assert effective.endswith(",narenas:1") and conf not in effective
+    effective, _ = got.stdout.split()
+    assert effective.endswith(",narenas:1") and engine not in effective
     # started by a process that had imported polars: polars' own default is not a choice
     inherited = {**clean, "_RJEM_MALLOC_CONF": "dirty_decay_ms:500,muzzy_decay_ms:1000"}
     got = subprocess.run(run, capture_output=True, text=True, check=True, env=inherited, cwd=ROOT)
-    assert got.stdout.split()[0].endswith("," + conf)
+    assert got.stdout.split()[0].endswith("," + engine)
+    workers = {**clean, "_RJEM_MALLOC_CONF": runpy_value("JEMALLOC_CONF")}
+    got = subprocess.run(run, capture_output=True, text=True, check=True, env=workers, cwd=ROOT)
+    assert got.stdout.split()[0].endswith(",dirty_decay_ms:0,muzzy_decay_ms:0")
 
 
 def runpy_value(name: str) -> str:
