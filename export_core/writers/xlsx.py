@@ -243,31 +243,34 @@ def write(
 
     `rows_per_sheet` (data rows, header excluded) is Excel's limit by default; tests lower it
     to exercise the rollover without a million rows."""
-    stop = min(stop, mapped.height)
-    start = max(0, min(start, stop))
-    rows = dataclasses.replace(mapped, frame=mapped.frame.slice(start, stop - start))
-    widths = column_widths(mapped, start, stop)
+    rows, widths = _rows_and_widths(mapped, start, stop)
     packed = _packed(rows, widths, options) if rows.height <= rows_per_sheet else None
     if packed is not None:
         Path(path).write_bytes(packed)
         return
-    write_blocks([rows], stop - start, widths, path, options, rows_per_sheet=rows_per_sheet)
+    write_blocks([rows], rows.height, widths, path, options, rows_per_sheet=rows_per_sheet)
 
 
 def render(mapped: MappedFrame, start: int, stop: int, options: ExportOptions) -> bytes:
     """The bytes `write` writes for rows [start, stop), in memory (the service writes them to
     the batch file and hands the same bytes to the ZIP). Small files are packaged from the
     template's skeleton (xlsxpack); any other goes through a temporary file."""
-    stop = min(stop, mapped.height)
-    start = max(0, min(start, stop))
-    rows = dataclasses.replace(mapped, frame=mapped.frame.slice(start, stop - start))
-    packed = _packed(rows, column_widths(mapped, start, stop), options)
+    rows, widths = _rows_and_widths(mapped, start, stop)
+    packed = _packed(rows, widths, options)
     if packed is not None:
         return packed
     with tempfile.TemporaryDirectory(prefix="ybb-xlsx-") as folder:
         path = Path(folder) / "render.xlsx"
-        write(mapped, start, stop, path, options)
+        write_blocks([rows], rows.height, widths, path, options)
         return path.read_bytes()
+
+
+def _rows_and_widths(mapped: MappedFrame, start: int, stop: int) -> tuple[MappedFrame, list[int]]:
+    """Rows [start, stop) of `mapped` (clamped to its rows) and their column widths."""
+    stop = min(stop, mapped.height)
+    start = max(0, min(start, stop))
+    rows = dataclasses.replace(mapped, frame=mapped.frame.slice(start, stop - start))
+    return rows, column_widths(mapped, start, stop)
 
 
 def _packed(rows: MappedFrame, widths: Sequence[int], options: ExportOptions) -> bytes | None:

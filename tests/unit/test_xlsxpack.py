@@ -143,7 +143,8 @@ def test_a_name_with_the_sentinel_row_falls_back_to_xlsxwriter(tmp_path: Path) -
     target = tmp_path / "fallback.xlsx"
     xlsx.write(mapped, 0, mapped.height, target, options)
     assert_same_package(target.read_bytes(), _reference(mapped, options, tmp_path / "r.xlsx"))
-    assert xlsx.render(mapped, 0, mapped.height, options)[:2] == b"PK"
+    rendered = xlsx.render(mapped, 0, mapped.height, options)
+    assert_same_package(rendered, _reference(mapped, options, tmp_path / "r2.xlsx"))
 
 
 def test_the_creation_time_is_when_the_file_is_packaged() -> None:
