@@ -44,9 +44,10 @@ from .writers import get_writer
 # at +37 MB RSS with 10,000-row groups, +16 MB with 2,000.
 PREPARE_ROWS = 5_000
 # An export of at most this many rows is prepared in one group, whatever PREPARE_ROWS says:
-# each group costs a fixed ~2 ms of polars calls (widths, facts, rendering), which at 10,000
-# rows (5 files of 2,000, three groups) was ~7% of the export's CPU, while its rendered XML
-# is a few MB at most (docs/PERFORMANCE.md, tenth round).
+# each group costs a fixed ~2.3 ms of polars calls (widths, facts, rendering). At 10,000
+# standard rows (5 files of 2,000: three groups before) the engine's CPU went down 7-8% and
+# the worker's per request ~5% (a few thousand more page faults: the group's XML, a few MB,
+# is held at once; worker peak +1-3 MB). docs/PERFORMANCE.md, tenth round.
 ONE_GROUP_ROWS = 10_000
 # Batches up to this size are rendered in memory by a writer with a `render` step (csv) when
 # there is a ZIP to feed: the bytes go to the batch file and to the ZIP thread, which then need
