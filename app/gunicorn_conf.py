@@ -31,10 +31,10 @@ class SafeAccessLogger(Logger):
 
 
 # A new connection wakes every worker waiting on the listening socket, and the first to get to
-# it takes it. A worker that has just taken one request is usually that first one again, so two
+# it takes it. A worker that has just taken one request is often that first one again, so two
 # exports sent together (two users, or make bench's concurrent pair) were served by the same
-# worker about half the time: one process, one GIL, both exports' memory (worker peaks of
-# 227-236 MB for two 50k Excel exports) while the other worker stood idle. A worker already
+# worker in 14 of 48 measured pairs: one process, one GIL, both exports' memory (worker peaks
+# of 217-236 MB for two 50k Excel exports) while the other worker stood idle. A worker already
 # serving a request now waits ACCEPT_DEFER_SECONDS before taking a new connection itself, so
 # that an idle worker takes it first (docs/PERFORMANCE.md, tenth round). With every worker
 # busy, a new connection is taken that much later; with one worker, nothing changes.

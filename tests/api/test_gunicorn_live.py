@@ -132,9 +132,9 @@ def test_a_worker_serving_an_export_leaves_new_connections_to_an_idle_one(
 ) -> None:
     """With two workers, a request that arrives while one worker is writing an export is
     taken by the other (app/gunicorn_conf.py, SpreadingThreadWorker); plain gthread gave it to
-    either, as the two raced for it, so each round would pass by chance about half the time
-    without it. A long defer here, so that a slow machine cannot make the idle worker miss
-    its turn."""
+    either, as the two raced for it (with GUNICORN_ACCEPT_DEFER_MS=0 this test failed in 3 runs
+    of 3). A long defer here, so that a slow machine cannot make the idle worker miss its
+    turn."""
     body = {"data": participants(20_000), "template": "complete"}
     data_dir = tmp_path / "data"
     with LiveServer(
