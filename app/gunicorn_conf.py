@@ -10,10 +10,12 @@ import platform
 import shutil
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterable
 
 from gunicorn.glogging import Logger
+from gunicorn.workers.gthread import ThreadWorker
 
 
 class SafeAccessLogger(Logger):
@@ -28,9 +30,37 @@ class SafeAccessLogger(Logger):
         }
 
 
+# A new connection wakes every worker waiting on the listening socket, and the first to get to
+# it takes it. A worker that has just taken one request is often that first one again, so two
+# exports sent together (two users, or make bench's concurrent pair) were served by the same
+# worker in 14 of 48 measured pairs: one process, one GIL, both exports' memory (worker peaks
+# of 217-236 MB for two 50k Excel exports) while the other worker stood idle. A worker already
+# serving a request now waits ACCEPT_DEFER_SECONDS before taking a new connection itself, so
+# that an idle worker takes it first (docs/PERFORMANCE.md, tenth round). With every worker
+# busy, a new connection is taken that much later; with one worker, nothing changes.
+# GUNICORN_ACCEPT_DEFER_MS sets the wait (0: take connections as plain gthread does).
+ACCEPT_DEFER_SECONDS = float(os.environ.get("GUNICORN_ACCEPT_DEFER_MS", "5")) / 1000
+
+
+class SpreadingThreadWorker(ThreadWorker):
+    """gunicorn's gthread worker, leaving new connections to idle workers while it serves."""
+
+    def serving(self) -> int:
+        """Connections this worker is handling a request on now (taken by its threads or
+        queued for them; not idle keep-alive connections, nor ones waiting for a request)."""
+        return self.nr_conns - len(self.keepalived_conns) - len(self.pending_conns)
+
+    def accept(self, listener):  # type: ignore[no-untyped-def]
+        """Take a new connection; when busy, only once an idle worker had time to take it (it
+        is then gone, and the accept finds nothing: gthread ignores EAGAIN)."""
+        if ACCEPT_DEFER_SECONDS > 0 and self.cfg.workers > 1 and self.serving() > 0:
+            time.sleep(ACCEPT_DEFER_SECONDS)
+        super().accept(listener)
+
+
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gthread"
+worker_class = SpreadingThreadWorker
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "300"))
 graceful_timeout = 30

@@ -43,6 +43,12 @@ from .writers import get_writer
 # participant row) and polars' intermediates stay small: writing 50,000 complete rows peaked
 # at +37 MB RSS with 10,000-row groups, +16 MB with 2,000.
 PREPARE_ROWS = 5_000
+# An export of at most this many rows is prepared in one group, whatever PREPARE_ROWS says:
+# each group costs a fixed ~2.3 ms of polars calls (widths, facts, rendering). At 10,000
+# standard rows (5 files of 2,000: three groups before) the engine's CPU went down 7-8% and
+# the worker's per request ~5% (a few thousand more page faults: the group's XML, a few MB,
+# is held at once; worker peak +1-3 MB). docs/PERFORMANCE.md, tenth round.
+ONE_GROUP_ROWS = 10_000
 # Batches up to this size are rendered in memory by a writer with a `render` step (csv) when
 # there is a ZIP to feed: the bytes go to the batch file and to the ZIP thread, which then need
 # not read the file back. Bigger batches are written straight to disk and read back by the ZIP
@@ -151,11 +157,14 @@ def write_batch(
 
 
 def _groups(batches: tuple[BatchPlan, ...]) -> Iterator[list[BatchPlan]]:
-    """Consecutive batches of about PREPARE_ROWS rows together (a bigger batch alone)."""
+    """Consecutive batches of about PREPARE_ROWS rows together (a bigger batch alone); all of
+    them together when they hold at most ONE_GROUP_ROWS rows."""
+    total = sum(batch.record_count for batch in batches)
+    limit = max(PREPARE_ROWS, ONE_GROUP_ROWS) if total <= ONE_GROUP_ROWS else PREPARE_ROWS
     group: list[BatchPlan] = []
     rows = 0
     for batch in batches:
-        if group and rows + batch.record_count > PREPARE_ROWS:
+        if group and rows + batch.record_count > limit:
             yield group
             group, rows = [], 0
         group.append(batch)

@@ -3,8 +3,12 @@ every worker, survives a restart, and chunked bodies over the limit are refused.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import sqlite3
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +110,49 @@ def test_chunked_bodies_on_the_live_server(tmp_path: Path) -> None:
         blocks = [filler[i : i + 65536] for i in range(0, len(filler), 65536)] + [b"]}"]
         resp = _chunked_post(live.port, "/api/ybb/export/participants", blocks)
         assert_error_envelope(resp, 413, "Request body too large: the limit is 1 MB")
+
+
+def _writing(data_dir: Path, writer: threading.Thread) -> None:
+    """Return once an export is being written (a "processing" row), while `writer` runs."""
+    while writer.is_alive():
+        query = "SELECT COUNT(*) FROM exports WHERE state = 'processing'"
+        # (the database may not exist yet, or be locked for a moment)
+        with (
+            contextlib.suppress(sqlite3.Error),
+            contextlib.closing(sqlite3.connect(data_dir / "exports.sqlite3")) as db,
+        ):
+            if db.execute(query).fetchone()[0]:
+                return
+        time.sleep(0.005)
+    raise AssertionError("the export ended before it was seen being written")
+
+
+def test_a_worker_serving_an_export_leaves_new_connections_to_an_idle_one(
+    tmp_path: Path,
+) -> None:
+    """With two workers, a request that arrives while one worker is writing an export is
+    taken by the other (app/gunicorn_conf.py, SpreadingThreadWorker); plain gthread gave it to
+    either, as the two raced for it (with GUNICORN_ACCEPT_DEFER_MS=0 this test failed in 3 runs
+    of 3). A long defer here, so that a slow machine cannot make the idle worker miss its
+    turn."""
+    body = {"data": participants(20_000), "template": "complete"}
+    data_dir = tmp_path / "data"
+    with LiveServer(
+        data_dir, workers=2, YBB_SERVED_BY_HEADER="1", GUNICORN_ACCEPT_DEFER_MS="300"
+    ) as live:
+        for _ in range(6):
+            served: list[str] = []
+
+            def export(served: list[str] = served) -> None:
+                resp = requests.post(
+                    f"{live.url}/api/ybb/export/participants", json=body, timeout=120
+                )
+                assert resp.status_code == 200, resp.text
+                served.append(resp.headers["X-Served-By"])
+
+            writer = threading.Thread(target=export)
+            writer.start()
+            _writing(data_dir, writer)
+            health = requests.get(f"{live.url}/health", timeout=30)
+            writer.join()
+            assert served and health.headers["X-Served-By"] != served[0]

@@ -4,9 +4,11 @@ directly, groups cover every batch once, and widths are measured as before."""
 from __future__ import annotations
 
 import dataclasses
+import zipfile
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from benchmarks.datagen import records
 from export_core import service
@@ -90,3 +92,36 @@ def test_prepared_files_carry_the_widths_each_file_measures() -> None:
     assert [w[index] for w in carried if w] == [
         xlsx.column_widths(mapped, start, stop)[index] for start, stop in bounds[:3]
     ] + [42]
+
+
+def test_a_small_export_is_prepared_in_one_group() -> None:
+    """Up to ONE_GROUP_ROWS rows, every batch file is prepared in one group (one set of
+    polars calls); beyond it, groups of at most PREPARE_ROWS as before."""
+    template = CATALOG.template("participants", "standard")
+    options = ExportOptions("participants", "standard")
+    small = plan_export(service.ONE_GROUP_ROWS, template, options, CATALOG.limits)
+    assert small.total_files > 1 and small.chunk_size < service.PREPARE_ROWS
+    assert list(service._groups(small.batches)) == [list(small.batches)]
+    bigger = plan_export(service.ONE_GROUP_ROWS + 1, template, options, CATALOG.limits)
+    groups = list(service._groups(bigger.batches))
+    assert len(groups) > 1 and [b for g in groups for b in g] == list(bigger.batches)
+    assert all(sum(b.record_count for b in g) <= service.PREPARE_ROWS for g in groups)
+
+
+def _xlsx_parts(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as archive:  # core.xml holds the time it was written
+        return {n: archive.read(n) for n in archive.namelist() if n != "docProps/core.xml"}
+
+
+def test_files_prepared_in_one_group_equal_those_of_smaller_groups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frame = records_to_frame(records("participants", 9_000, seed=8))
+    options = ExportOptions("participants", "standard")
+    one = service.write_export(frame, options, tmp_path / "one")
+    monkeypatch.setattr(service, "ONE_GROUP_ROWS", 0)
+    several = service.write_export(frame, options, tmp_path / "several")
+    assert one.plan.total_files == several.plan.total_files > 2
+    for written in one.files:
+        got = _xlsx_parts(tmp_path / "one" / written.file_name)
+        assert got == _xlsx_parts(tmp_path / "several" / written.file_name)
