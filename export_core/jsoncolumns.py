@@ -34,6 +34,11 @@ from msgspec.structs import astuple
 
 from .jsondoc import Bytes
 
+try:  # built by `make` (Makefile: export_core/_jsoncols.c); without it, msgspec decodes alone
+    from . import _jsoncols
+except ImportError:  # pragma: no cover - a checkout where the extension was not built
+    _jsoncols = None  # type: ignore[assignment]
+
 # Excel's column count; a record list with more field names takes the dict path, whose caller
 # checks the number of fields per record.
 MAX_FIELDS = 16_384
@@ -66,6 +71,11 @@ class ColumnDecoder:
             return
         self._decoder = msgspec.json.Decoder(list[row])  # type: ignore[valid-type]
 
+    def decode_native(self, raw: Bytes, begin: int, stop: int) -> pl.DataFrame | None:
+        """decode()'s frame by export_core/_jsoncols.c, or None (see native_frame): tried
+        first, decode() then judges what it declines."""
+        return native_frame(raw, begin, stop, self.keys)
+
     def decode(self, raw: Bytes, begin: int, stop: int) -> pl.DataFrame | None:
         """raw[begin:stop], the items of a record list, as an all-String frame with a column
         per key; None when this decoder does not apply (see the module's docstring)."""
@@ -86,6 +96,27 @@ class ColumnDecoder:
             )
         except (pl.exceptions.PolarsError, TypeError, ValueError, OverflowError):
             return None
+
+
+class _ArrowColumns:
+    """The native decoder's struct array, as polars imports it (the Arrow PyCapsule interface)."""
+
+    def __init__(self, capsules: tuple[object, object]) -> None:
+        self._capsules = capsules
+
+    def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]:
+        return self._capsules
+
+
+def native_frame(raw: Bytes, begin: int, stop: int, keys: list[str]) -> pl.DataFrame | None:
+    """raw[begin:stop] decoded by export_core/_jsoncols.c into the frame ColumnDecoder gives,
+    or None (not built, or the slice is not for it: see the C file's comment)."""
+    if _jsoncols is None:
+        return None
+    capsules = _jsoncols.decode(raw, begin, stop, keys)
+    if capsules is None:
+        return None
+    return pl.DataFrame(_ArrowColumns(capsules))
 
 
 def column_decoder(keys: dict[str, None], current: ColumnDecoder | None) -> ColumnDecoder | None:

@@ -118,9 +118,12 @@ class _Parser:
     def parse(self, raw: Bytes, begin: int, stop: int) -> Rows | None:
         if self.keys:
             self.columns = jsoncolumns.column_decoder(self.keys, self.columns)
-            frame = self.columns.decode(raw, begin, stop) if self.columns else None
-            if frame is not None:
-                return frame
+            if self.columns is not None:
+                frame = self.columns.decode_native(raw, begin, stop)
+                if frame is None:
+                    frame = self.columns.decode(raw, begin, stop)
+                if frame is not None:
+                    return frame
         return jsondoc.parse_list(raw, begin, stop)
 
 
