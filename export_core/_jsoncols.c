@@ -21,6 +21,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* ---- Arrow C Data Interface (https://arrow.apache.org/docs/format/CDataInterface.html) ---- */
 #define ARROW_FLAG_NULLABLE 2
@@ -216,6 +219,28 @@ static const unsigned char *parse_string(State *st, const unsigned char *p, cons
                                          char **buf, int64_t *len, int64_t *cap) {
     for (;;) {
         const unsigned char *s = p;
+#ifdef __SSE2__
+        /* 16 bytes at a time while none is '"', '\\', a control character or non-ASCII
+           (signed < 0x20 is both), copied straight into the buffer */
+        while (end - p >= 16) {
+            if (*cap - *len < 16 && grow_bytes(buf, cap, *len + 16) < 0) goto oom;
+            __m128i v = _mm_loadu_si128((const __m128i *)p);
+            __m128i stop = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+            int mask = _mm_movemask_epi8(stop);
+            _mm_storeu_si128((__m128i *)(*buf + *len), v);
+            if (mask) {
+                int n = __builtin_ctz((unsigned)mask);
+                p += n;
+                *len += n;
+                break;
+            }
+            p += 16;
+            *len += 16;
+        }
+        s = p;
+#endif
         while (p < end && PLAIN[*p]) p++;
         if (p > s) {
             if (grow_bytes(buf, cap, *len + (p - s)) < 0) goto oom;
