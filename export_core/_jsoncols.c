@@ -14,7 +14,9 @@
    Values become the text polars gives the Python value: strings their text, true/false
    "true"/"false", integers their decimal digits ("-0" -> "0"), floats their shortest round-trip
    digits laid out positionally without an exponent or a trailing ".0"; null and an absent key a
-   null. Buffers are malloc'ed (their release callbacks may run on any thread, without the GIL). */
+   null. The parse runs without the GIL until the slice's first float (CPython's dtoa, used to
+   read and print floats exactly as the Python path does, needs it). Buffers are malloc'ed
+   (their release callbacks may run on any thread, without the GIL). */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -65,7 +67,7 @@ typedef struct {
     int64_t filled;    /* rows with an entry so far */
     int64_t nulls;
     int64_t seen_row;  /* last record that had this key (repeats decline) */
-    const char *key;   /* UTF-8, owned by the key's str */
+    char *key;         /* UTF-8, a copy (the parse runs without the GIL) */
     Py_ssize_t keylen;
 } Col;
 
@@ -77,6 +79,7 @@ typedef struct {
     char *scratch; /* a decoded key with escapes */
     int64_t scratch_cap;
     int oom;
+    PyThreadState *unlocked; /* the GIL released (NULL once taken back for a float) */
 } State;
 
 static uint64_t hash_bytes(const char *s, Py_ssize_t n) {
@@ -448,6 +451,10 @@ static const unsigned char *parse_number(State *st, Col *c, const unsigned char 
     }
     Py_ssize_t n = p - s;
     if (n >= NUM_MAX) return NULL;
+    if (st->unlocked) {
+        PyEval_RestoreThread(st->unlocked);
+        st->unlocked = NULL;
+    }
     char text[NUM_MAX];
     memcpy(text, s, (size_t)n);
     text[n] = '\0';
@@ -619,6 +626,7 @@ static void free_state(State *st) {
             free(st->cols[i].data);
             free(st->cols[i].offsets);
             free(st->cols[i].valid);
+            free(st->cols[i].key);
         }
         free(st->cols);
     }
@@ -723,12 +731,15 @@ static PyObject *decode(PyObject *self, PyObject *args) {
             PyErr_SetString(PyExc_TypeError, "keys must be str");
             goto done;
         }
-        c->key = PyUnicode_AsUTF8AndSize(k, &c->keylen);
-        if (!c->key) { /* lone surrogates: not a key JSON text decodes to */
+        const char *text = PyUnicode_AsUTF8AndSize(k, &c->keylen);
+        if (!text) { /* lone surrogates: not a key JSON text decodes to */
             PyErr_Clear();
             result = Py_None;
             goto done;
         }
+        c->key = malloc((size_t)c->keylen + 1);
+        if (!c->key) goto oom;
+        memcpy(c->key, text, (size_t)c->keylen + 1);
         if (memchr(c->key, '\0', (size_t)c->keylen) || find_key(&st, c->key, c->keylen, n) >= 0) {
             result = Py_None; /* a NUL (no C name) or a repeated key */
             goto done;
@@ -738,7 +749,11 @@ static PyObject *decode(PyObject *self, PyObject *args) {
         st.table[at] = (int32_t)(i + 1);
     }
     const unsigned char *base = (const unsigned char *)view.buf;
+    /* Strings, integers and literals need no interpreter: other threads run meanwhile. The
+       first float takes the GIL back for the rest (CPython's dtoa is not thread-safe). */
+    st.unlocked = PyEval_SaveThread();
     int64_t rows = parse_items(&st, base + begin, base + stop);
+    if (st.unlocked) PyEval_RestoreThread(st.unlocked);
     if (rows == -2) goto oom;
     if (rows < 0) {
         result = Py_None;

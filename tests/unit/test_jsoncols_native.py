@@ -6,6 +6,7 @@ checkout where `make` did not build it fails here instead of silently using msgs
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import orjson
@@ -380,3 +381,29 @@ def test_the_sliced_decode_takes_the_native_path_and_equals_the_dicts() -> None:
     assert seen[0] is list and set(seen[1:]) == {pl.DataFrame}
     keys = list(rows[0])
     assert _native(raw, raw.index(b"{", 1), raw.rindex(b"]"), keys) is not None
+
+
+def test_threads_decoding_at_once_get_their_own_frames() -> None:
+    """The parse runs without the GIL until its first float (CPython's float conversion
+    needs it): threads decoding strings-only and float slices at once each get their frame."""
+    strings = [{"id": i, "name": f"n{i} é", "ok": i % 2 == 0} for i in range(5_000)]
+    floats = [{"id": i, "x": i / 7, "name": None} for i in range(5_000)]
+    slices = [_items(rows, 0, ",", ":") for rows in (strings, floats)]
+    keys = ["id", "name", "ok", "x"]
+    expected = [_dict_frame(raw, begin, stop, keys) for raw, begin, stop in slices]
+    results: list[tuple[int, pl.DataFrame | None]] = []
+
+    def work(which: int) -> None:
+        for _ in range(5):
+            results.append((which, _native(*slices[which], keys)))
+
+    threads = [threading.Thread(target=work, args=(i % 2,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 20
+    for which, got in results:
+        want = expected[which]
+        assert got is not None and want is not None
+        _assert_equal(got, want, keys)
