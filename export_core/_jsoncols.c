@@ -755,6 +755,8 @@ static PyObject *decode(PyObject *self, PyObject *args) {
     int64_t rows = parse_items(&st, base + begin, base + stop);
     if (st.unlocked) PyEval_RestoreThread(st.unlocked);
     if (rows == -2) goto oom;
+    for (Py_ssize_t i = 0; rows > 0 && i < st.ncols; i++)
+        if (st.cols[i].len > INT32_MAX) rows = -1; /* beyond utf8's 32-bit offsets */
     if (rows < 0) {
         result = Py_None;
         goto done;

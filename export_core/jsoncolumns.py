@@ -121,7 +121,10 @@ def native_frame(raw: Bytes, begin: int, stop: int, keys: list[str]) -> pl.DataF
     capsules = _jsoncols.decode(raw, begin, stop, keys)
     if capsules is None:
         return None
-    return pl.DataFrame(_ArrowColumns(capsules))
+    try:
+        return pl.DataFrame(_ArrowColumns(capsules))
+    except (pl.exceptions.PolarsError, TypeError, ValueError):  # pragma: no cover - not seen
+        return None
 
 
 def column_decoder(keys: dict[str, None], current: ColumnDecoder | None) -> ColumnDecoder | None:
