@@ -69,6 +69,7 @@ typedef struct {
     int64_t seen_row;  /* last record that had this key (repeats decline) */
     char *key;         /* UTF-8, a copy (the parse runs without the GIL) */
     Py_ssize_t keylen;
+    int verbatim;      /* the key is its own JSON text (no '"', '\\' or control character) */
 } Col;
 
 typedef struct {
@@ -487,24 +488,35 @@ static int64_t parse_items(State *st, const unsigned char *p, const unsigned cha
         for (;;) {
             if (*p != '"') return -1;
             p++;
-            /* the key: a plain run straight from the input, else decoded into scratch */
-            const unsigned char *k = p;
-            while (p < end && PLAIN[*p]) p++;
-            const char *key;
-            Py_ssize_t keylen;
-            if (p < end && *p == '"') {
-                key = (const char *)k;
-                keylen = p - k;
-                p++;
-            } else {
-                int64_t len = 0;
-                p = parse_string(st, k, end, &st->scratch, &len, &st->scratch_cap);
-                if (!p) return st->oom ? -2 : -1;
-                key = st->scratch;
-                keylen = (Py_ssize_t)len;
+            /* the key: the next column's (the usual order) when the input holds its text
+               verbatim, else a plain run straight from the input, else decoded into scratch */
+            Py_ssize_t at = -1;
+            if (guess < st->ncols && st->cols[guess].verbatim) {
+                const Col *g = &st->cols[guess];
+                if (end - p > g->keylen && p[g->keylen] == '"' && memcmp(p, g->key, (size_t)g->keylen) == 0) {
+                    at = guess;
+                    p += g->keylen + 1;
+                }
             }
-            Py_ssize_t at = find_key(st, key, keylen, guess);
-            if (at < 0) return -1;
+            if (at < 0) {
+                const unsigned char *k = p;
+                while (p < end && PLAIN[*p]) p++;
+                const char *key;
+                Py_ssize_t keylen;
+                if (p < end && *p == '"') {
+                    key = (const char *)k;
+                    keylen = p - k;
+                    p++;
+                } else {
+                    int64_t len = 0;
+                    p = parse_string(st, k, end, &st->scratch, &len, &st->scratch_cap);
+                    if (!p) return st->oom ? -2 : -1;
+                    key = st->scratch;
+                    keylen = (Py_ssize_t)len;
+                }
+                at = find_key(st, key, keylen, guess);
+                if (at < 0) return -1;
+            }
             Col *c = &st->cols[at];
             if (c->seen_row == row) return -1; /* a repeated key */
             c->seen_row = row;
@@ -743,6 +755,11 @@ static PyObject *decode(PyObject *self, PyObject *args) {
         if (memchr(c->key, '\0', (size_t)c->keylen) || find_key(&st, c->key, c->keylen, n) >= 0) {
             result = Py_None; /* a NUL (no C name) or a repeated key */
             goto done;
+        }
+        c->verbatim = 1;
+        for (Py_ssize_t j = 0; j < c->keylen; j++) {
+            unsigned char ch = (unsigned char)c->key[j];
+            if (ch < 0x20 || ch == '"' || ch == '\\') c->verbatim = 0;
         }
         size_t at = (size_t)hash_bytes(c->key, c->keylen) & st.mask;
         while (st.table[at]) at = (at + 1) & st.mask;
