@@ -2,9 +2,10 @@
 
    decode(raw, begin, stop, keys) reads raw[begin:stop], the items of a JSON list ("{...},{...}"),
    and returns (schema capsule, array capsule) of the Arrow C Data Interface: a struct array with a
-   utf8 ("u") child per key, in the order of `keys`, which polars imports without Python objects
-   per value. It returns None (declines) whenever the slice is not exactly what the other decoders
-   of jsoncolumns would turn into the same frame:
+   string-view ("vu", polars' own layout for String, so the import copies nothing) child per key,
+   in the order of `keys`, which polars imports without Python objects per value. It returns
+   None (declines) whenever the slice is not exactly what the other decoders of jsoncolumns
+   would turn into the same frame:
    * anything that is not strict RFC 8259 JSON (whitespace, strings with raw control characters,
      bad escapes, lone surrogates, invalid UTF-8 incl. overlong forms and surrogates, numbers off
      the grammar, trailing commas, an empty slice);
@@ -574,7 +575,7 @@ static int64_t parse_items(State *st, const unsigned char *p, const unsigned cha
 /* ---- export ---- */
 static void release_child_array(struct ArrowArray *a) {
     if (!a->release) return;
-    for (int i = 0; i < 3; i++) free((void *)a->buffers[i]);
+    for (int64_t i = 0; i < a->n_buffers; i++) free((void *)a->buffers[i]);
     free(a->buffers);
     a->release = NULL;
 }
@@ -680,18 +681,18 @@ static int export_columns(State *st, int64_t rows, struct ArrowSchema *schema, s
         if (!name) return -1;
         memcpy(name, c->key, (size_t)c->keylen);
         name[c->keylen] = '\0';
-        cs->format = "u";
+        cs->format = "vu";
         cs->name = name;
         cs->flags = ARROW_FLAG_NULLABLE;
         cs->release = release_child_schema;
         struct ArrowArray *ca = calloc(1, sizeof *ca);
         if (!ca) return -1;
         array->children[i] = ca;
-        const void **buffers = calloc(3, sizeof(void *));
+        const void **buffers = calloc(4, sizeof(void *));
         if (!buffers) return -1;
         ca->length = rows;
         ca->null_count = c->nulls;
-        ca->n_buffers = 3;
+        ca->n_buffers = 4;
         ca->buffers = buffers;
         ca->release = release_child_array;
         if (c->nulls) {
@@ -699,8 +700,33 @@ static int export_columns(State *st, int64_t rows, struct ArrowSchema *schema, s
         } else {
             free(c->valid);
         }
-        buffers[1] = c->offsets;
+        /* views: length, then up to 12 bytes inline, else a 4-byte prefix, buffer 0, offset */
+        uint8_t *views = malloc((size_t)(rows ? rows : 1) * 16);
+        int64_t *sizes = malloc(sizeof(int64_t));
+        if (!views || !sizes) {
+            free(views);
+            free(sizes);
+            return -1;
+        }
+        for (int64_t r = 0; r < rows; r++) {
+            int32_t off = c->offsets[r], len = c->offsets[r + 1] - off;
+            uint8_t *v = views + r * 16;
+            memset(v, 0, 16);
+            memcpy(v, &len, 4);
+            if (len <= 12) {
+                memcpy(v + 4, c->data + off, (size_t)len);
+            } else {
+                int32_t zero = 0;
+                memcpy(v + 4, c->data + off, 4);
+                memcpy(v + 8, &zero, 4);
+                memcpy(v + 12, &off, 4);
+            }
+        }
+        sizes[0] = c->len;
+        free(c->offsets);
+        buffers[1] = views;
         buffers[2] = c->data;
+        buffers[3] = sizes;
         c->valid = NULL;
         c->offsets = NULL;
         c->data = NULL;
@@ -773,7 +799,7 @@ static PyObject *decode(PyObject *self, PyObject *args) {
     if (st.unlocked) PyEval_RestoreThread(st.unlocked);
     if (rows == -2) goto oom;
     for (Py_ssize_t i = 0; rows > 0 && i < st.ncols; i++)
-        if (st.cols[i].len > INT32_MAX) rows = -1; /* beyond utf8's 32-bit offsets */
+        if (st.cols[i].len > INT32_MAX) rows = -1; /* beyond the views' 32-bit offsets */
     if (rows < 0) {
         result = Py_None;
         goto done;
@@ -823,7 +849,7 @@ done:
 static PyMethodDef methods[] = {
     {"decode", decode, METH_VARARGS,
      "decode(raw, begin, stop, keys) -> (arrow_schema capsule, arrow_array capsule) | None\n\n"
-     "raw[begin:stop], the items of a JSON record list, as a struct array of utf8 columns\n"
+     "raw[begin:stop], the items of a JSON record list, as a struct array of string-view columns\n"
      "named `keys`; None when the slice is not for this decoder (see the module's source)."},
     {NULL, NULL, 0, NULL},
 };
