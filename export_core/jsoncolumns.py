@@ -4,7 +4,7 @@ export_core.jsonslices decodes the first slice of a record list into dicts (orjs
 the field names. Every later slice whose records use only those names is decoded here: first by
 the native decoder (export_core/_jsoncols.c, built by `make`: the slice's bytes straight into
 Arrow string-view columns that polars imports through the PyCapsule interface, no Python object per
-value; ~40 ms instead of ~155 ms of CPU for the 50,000-row body; it declines anything unusual,
+value; ~29 ms instead of ~150 ms of CPU for the 50,000-row body; it declines anything unusual,
 see the C file's comment, and its frame equals the one below: tests/unit/test_jsoncols_native),
 then, for what it declines or when it was not built, by
 msgspec into structs of exactly those fields (`forbid_unknown_fields`), turned into tuples in

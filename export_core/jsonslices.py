@@ -8,7 +8,7 @@ concatenated: the same frame `readers.records_to_frame` makes of the whole list,
 polars' text for a value depends on that value alone. Slices after the first whose records use
 only field names already seen skip the dicts (export_core.jsoncolumns: the native decoder,
 else msgspec). The first slice, which learns the field names, is only `FIRST_SLICE_BYTES`
-when the later ones can be columns: the dicts cost ~6x what the native decoder does per byte.
+when the later ones can be columns: the dicts cost ~5x what the native decoder does per byte.
 Records with nested values or integers beyond 64 bits take the ordinary path (their Python
 conversion is per column, not per value).
 
