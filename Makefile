@@ -7,7 +7,7 @@ PORT   ?= 5000
 WEB_CONCURRENCY ?= 2
 export HOST PORT WEB_CONCURRENCY
 
-.PHONY: run dev test lint typecheck pytest system-deps fuzz bench clean
+.PHONY: run dev test lint typecheck pytest system-deps fuzz bench clean native
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,18 +15,23 @@ $(BIN)/python:
 
 $(VENV)/.installed: requirements.txt $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/python export_core/_build.py
 	touch $@
+
+## native: the C extension export_core/_jsoncols.c, built in place (when older than its source)
+native: $(VENV)/.installed
+	$(BIN)/python export_core/_build.py
 
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
 ## run: install runtime deps and serve UI + API with gunicorn on $(HOST):$(PORT)
-run: $(VENV)/.installed
+run: $(VENV)/.installed native
 	$(BIN)/gunicorn --config app/gunicorn_conf.py --bind $(HOST):$(PORT) app.wsgi:server
 
 ## dev: Flask/Dash debug server (single process, auto-reload)
-dev: $(VENV)/.installed
+dev: $(VENV)/.installed native
 	$(BIN)/python -m app
 
 ## system-deps: Debian packages the browser, PHP, Redis, PostgreSQL and nginx tests need (installed
@@ -53,7 +58,7 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy --strict export_core
 
-pytest: $(VENV)/.installed-dev system-deps
+pytest: $(VENV)/.installed-dev system-deps native
 	$(BIN)/python -m pytest
 
 ## test: install everything, then ruff, mypy --strict export_core and pytest
@@ -64,8 +69,8 @@ fuzz: $(VENV)/.installed-dev
 	YBB_FUZZ_EXAMPLES=$${YBB_FUZZ_EXAMPLES:-500} $(BIN)/python -m pytest tests/api/test_fuzz.py -p no:cacheprovider
 
 ## bench: performance figures (printed and written to benchmarks/results/)
-bench: $(VENV)/.installed-dev
+bench: $(VENV)/.installed-dev native
 	$(BIN)/python -m benchmarks.run_all
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache export_core/_jsoncols*.so
