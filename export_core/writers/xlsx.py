@@ -311,8 +311,13 @@ def write_blocks(
         if written <= IN_MEMORY_ROWS:
             package_in_memory(workbook)
     except BaseException:
-        with contextlib.suppress(Exception):
-            workbook.close()  # removes xlsxwriter's spill files; the caller deletes `path`
+        # close() removes xlsxwriter's spill files; the caller deletes `path`. Not where rows
+        # may be deflated while written: close() would deflate the rest of them for nothing,
+        # or (the deflate having failed) stop half-way and leave its package's parts behind;
+        # discard_spill_files removes what there is.
+        if not deflate_rows:
+            with contextlib.suppress(Exception):
+                workbook.close()
         discard_spill_files(workbook)  # when close() itself failed (e.g. disk full)
         release_sheet_xml(workbook)
         raise
