@@ -16,6 +16,10 @@ leaving the decompressed members exactly as they were:
   Members up to one block (every sheet of the API's batch files but the biggest) take a single
   compressor in the calling thread.
 
+A sheet whose rows were deflated while they were written (the CLI's big sheets, see
+writers.rowdeflate) is stored by `XlsxZipFile.write` as deflate(XML before the rows) + the
+rows' stream + deflate(XML after them), its CRC and size those of the whole XML.
+
 `Workbook` is xlsxwriter's, packaging through `XlsxZipFile`. Its `_store_workbook` is
 xlsxwriter's own function with `ZipFile` bound to `XlsxZipFile` (nothing global is changed:
 other xlsxwriter workbooks, and every other zipfile user, are as they were)."""

@@ -11,7 +11,11 @@ This touches xlsxwriter internals (pinned to 3.3.x in requirements.txt), all of 
 * a worksheet's XML writer is `fh` (an XMLwriter attribute), which `release_sheet_xml` drops
   after `close()`;
 * at close, `_write_optimized_sheet_data` copies `row_data_fh` (its file `row_data_filename`)
-  into `fh` between `<sheetData>` tags, which `ByteCopyWorksheet` does as bytes.
+  into `fh` between `<sheetData>` tags, which `ByteCopyWorksheet` does as bytes;
+* while rows are written `fh` is `row_data_fh` (and `row_data_fh_closed` False), so
+  `ByteCopyWorksheet.deflate_rows` replaces both with a text layer over a
+  `rowdeflate.DeflatingRows`, and at close leaves the rows out of `fh` for
+  `deflate.XlsxZipFile` to insert, deflated.
 
 `check_internals` fails loudly (RuntimeError naming the installed version) when an xlsxwriter
 upgrade changes any of this, instead of writing a silently broken file."""
