@@ -163,6 +163,7 @@ class DeflatingRows(io.RawIOBase):
     # -- the deflating thread ---------------------------------------------------------------
 
     def _run(self) -> None:
+        ended = False  # the writer's end mark was taken
         try:
             compressor = zlib_ng.compressobj(self.level, zlib_ng.DEFLATED, -15)
             while (item := self._full.get()) is not None:
@@ -173,11 +174,13 @@ class DeflatingRows(io.RawIOBase):
                 self._size += length
                 self._free.put(buffer)
                 self._emit(out)
+            ended = True
             self._emit(compressor.flush(zlib_ng.Z_SYNC_FLUSH))
             self._out.close()
         except BaseException as exc:  # handed to the writing thread
             self._error = exc
-            self._drain()
+            if not ended:
+                self._drain()
 
     def _emit(self, out: bytes) -> None:
         if out:

@@ -89,6 +89,27 @@ def test_a_failing_deflate_ends_the_writer_with_a_clear_error(tmp_path: Path) ->
     assert list(tmp_path.iterdir()) == []  # the spill file went with it
 
 
+def test_a_failure_while_ending_the_stream_is_raised_not_hung(tmp_path: Path) -> None:
+    sink = rowdeflate.DeflatingRows(str(tmp_path), 4, block_bytes=1 << 16, slots=2)
+    sink.write(b"a few rows")  # less than a block: deflated only when finishing
+    sink._out.close()  # the spill file fails as the stream ends (as a full disk would)
+    raised: list[BaseException] = []
+
+    def finish() -> None:
+        try:
+            sink.finish()
+        except BaseException as exc:
+            raised.append(exc)
+
+    waiter = threading.Thread(target=finish)
+    waiter.start()
+    waiter.join(timeout=30)
+    assert not waiter.is_alive()
+    assert len(raised) == 1 and isinstance(raised[0], rowdeflate.RowDeflateError)
+    assert not _threads()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_abort_stops_the_thread_and_removes_the_spill_file(tmp_path: Path) -> None:
     sink = rowdeflate.DeflatingRows(str(tmp_path), 4, block_bytes=64, slots=2)
     sink.write(b"y" * 1000)
