@@ -27,6 +27,7 @@ import os
 import queue
 import tempfile
 import threading
+import zipfile
 from dataclasses import dataclass
 
 from zlib_ng import zlib_ng
@@ -37,6 +38,16 @@ BLOCK_BYTES = 1 << 20  # 1 MiB: per-call costs of deflate negligible, few MB in 
 # 1,000,000-row CLI export waited 1.4-2.8 s for a free buffer; with 8, 0.2-0.4 s.
 SLOTS = 8
 POLL_SECONDS = 0.2  # how often a waiting writer looks whether the deflating thread died
+
+
+def zip_can_take_deflated() -> bool:
+    """Whether this Python's zipfile keeps a member's CRC, size and compressor where
+    `deflate.XlsxZipFile` sets them for rows deflated already (`_ZipWriteFile._crc`,
+    `_file_size`, `_compressor`); where not, sheets keep xlsxwriter's spill file."""
+    writer = getattr(zipfile, "_ZipWriteFile", None)
+    init = getattr(writer, "__init__", None)
+    names = getattr(getattr(init, "__code__", None), "co_names", ())
+    return {"_crc", "_file_size", "_compressor", "_compress_size"} <= set(names)
 
 
 class RowDeflateError(RuntimeError):

@@ -116,6 +116,7 @@ class ByteCopyWorksheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]
             or fh is None
             or sheet.fh is not fh
             or not sheet.row_data_filename
+            or not rowdeflate.zip_can_take_deflated()
         ):
             return False
         check_internals(self)
