@@ -130,7 +130,7 @@ def _write(
     first: MappedFrame, blocks: Iterator[MappedFrame], target: Path, options: ExportOptions
 ) -> None:
     if options.format == "excel":
-        xlsx.write_blocks(chain([first], blocks), None, None, target, options)
+        xlsx.write_blocks(chain([first], blocks), None, None, target, options, deflate_rows=True)
         return
     with target.open("wb") as out:
         for number, block in enumerate(chain([first], blocks)):

@@ -16,6 +16,10 @@ leaving the decompressed members exactly as they were:
   Members up to one block (every sheet of the API's batch files but the biggest) take a single
   compressor in the calling thread.
 
+A sheet whose rows were deflated while they were written (the CLI's big sheets, see
+writers.rowdeflate) is stored by `XlsxZipFile.write` as deflate(XML before the rows) + the
+rows' stream + deflate(XML after them), its CRC and size those of the whole XML.
+
 `Workbook` is xlsxwriter's, packaging through `XlsxZipFile`. Its `_store_workbook` is
 xlsxwriter's own function with `ZipFile` bound to `XlsxZipFile` (nothing global is changed:
 other xlsxwriter workbooks, and every other zipfile user, are as they were)."""
@@ -35,6 +39,7 @@ import xlsxwriter.workbook
 from zlib_ng import zlib_ng
 
 from ..settings import xlsx_deflate_level
+from . import rowdeflate
 from .rowstream import ByteCopyWorksheet
 
 # Level 4 by default (issue 17; settings.xlsx_deflate_level): on every template's sheet XML it
@@ -49,6 +54,7 @@ THREADS = max(1, min(2, os.cpu_count() or 1))
 # Pieces in flight per member beyond the running ones: bounds the memory (input and output of
 # a few pieces) however big the member.
 MAX_PENDING = THREADS + 1
+COPY_BYTES = 1 << 20  # deflated rows copied into the package this much at a time
 
 _pool: tuple[int, ThreadPoolExecutor] | None = None  # (the process it belongs to, the pool)
 _pool_lock = threading.Lock()
@@ -126,8 +132,61 @@ class ParallelDeflater:
         self._tail = piece[-WINDOW:]
 
 
+class _AlreadyDeflated:
+    """A ZipFile member's "compressor" for bytes that are deflated already."""
+
+    def compress(self, data: bytes) -> bytes:
+        return data
+
+    def flush(self, mode: int = zlib_ng.Z_FINISH) -> bytes:
+        return b""
+
+
 class XlsxZipFile(zipfile.ZipFile):
-    """A ZipFile whose deflated members go through ParallelDeflater (stored ones as before)."""
+    """A ZipFile whose deflated members go through ParallelDeflater (stored ones as before),
+    and whose sheets with rows deflated while written (rowdeflate) are assembled around them."""
+
+    def write(
+        self, filename: Any, arcname: Any = None, compress_type: int | None = None,
+        compresslevel: int | None = None,
+    ) -> None:  # fmt: skip
+        left_out = rowdeflate.take_for_zip(str(filename))
+        if left_out is None:
+            super().write(filename, arcname, compress_type, compresslevel)
+            return
+        offset, rows = left_out
+        try:
+            self._write_with_rows(filename, arcname, offset, rows)
+        finally:
+            rowdeflate.forget(rows)
+
+    def _write_with_rows(
+        self, filename: Any, arcname: Any, offset: int, rows: rowdeflate.DeflatedRows
+    ) -> None:
+        """What ZipFile.write stores for the sheet XML with `rows` inserted at `offset`: the
+        same entry (name, time, attributes, ZIP64 decision by the whole size), its data one raw
+        deflate stream: the XML before the rows, the rows as deflated, the XML after them."""
+        if self.compression != zipfile.ZIP_DEFLATED:
+            raise RuntimeError("rows deflated while written need a deflated package")
+        strict: bool = getattr(self, "_strict_timestamps", True)
+        zinfo = zipfile.ZipInfo.from_file(filename, arcname, strict_timestamps=strict)
+        zinfo.compress_type = zipfile.ZIP_DEFLATED
+        with open(filename, "rb") as src:
+            head = src.read(offset)
+            tail = src.read()
+        crc, size = rowdeflate.assemble(head, rows, tail)
+        zinfo.file_size = size  # as ZipFile.write has it from the file: decides ZIP64 alike
+        level = LEVEL if self.compresslevel is None else self.compresslevel
+        with self.open(zinfo, "w") as dest:
+            raw: Any = dest
+            raw._compressor = _AlreadyDeflated()
+            raw.write(rowdeflate.deflate_part(head, level, final=False))
+            with open(rows.path, "rb") as deflated:
+                while chunk := deflated.read(COPY_BYTES):
+                    raw.write(chunk)
+            raw.write(rowdeflate.deflate_part(tail, level, final=True))
+            # write() counted and summed the deflated bytes; the entry needs the XML's.
+            raw._crc, raw._file_size = crc, size
 
     def _open_to_write(self, zinfo: zipfile.ZipInfo, force_zip64: bool = False) -> Any:
         dest = super()._open_to_write(zinfo, force_zip64)  # type: ignore[misc]

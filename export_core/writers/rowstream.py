@@ -11,7 +11,11 @@ This touches xlsxwriter internals (pinned to 3.3.x in requirements.txt), all of 
 * a worksheet's XML writer is `fh` (an XMLwriter attribute), which `release_sheet_xml` drops
   after `close()`;
 * at close, `_write_optimized_sheet_data` copies `row_data_fh` (its file `row_data_filename`)
-  into `fh` between `<sheetData>` tags, which `ByteCopyWorksheet` does as bytes.
+  into `fh` between `<sheetData>` tags, which `ByteCopyWorksheet` does as bytes;
+* while rows are written `fh` is `row_data_fh` (and `row_data_fh_closed` False), so
+  `ByteCopyWorksheet.deflate_rows` replaces both with a text layer over a
+  `rowdeflate.DeflatingRows`, and at close leaves the rows out of `fh` for
+  `deflate.XlsxZipFile` to insert, deflated.
 
 `check_internals` fails loudly (RuntimeError naming the installed version) when an xlsxwriter
 upgrade changes any of this, instead of writing a silently broken file."""
@@ -19,6 +23,7 @@ upgrade changes any of this, instead of writing a silently broken file."""
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 from typing import Any
@@ -27,6 +32,7 @@ import xlsxwriter
 import xlsxwriter.worksheet
 from xlsxwriter.worksheet import Worksheet
 
+from . import rowdeflate
 from .sheetxml import RenderedRows
 
 REQUIRED_METHODS = ("_write_single_row", "_check_dimensions")
@@ -94,8 +100,48 @@ class ByteCopyWorksheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]
     every byte: ~3 s for the 870 MB of a 1,000,000-row sheet. Sheets packaged in memory
     (a StringIO, no bytes under it) are copied by xlsxwriter as before."""
 
+    deflating: rowdeflate.DeflatingRows | None = None  # set by `deflate_rows`
+    deflated: rowdeflate.DeflatedRows | None = None  # the rows left for the ZIP writer
+
+    def deflate_rows(self, level: int) -> bool:
+        """From now on deflate this sheet's rows as they are written (rowdeflate), the rows
+        spilled so far first; False (nothing changed) unless the sheet is still writing its
+        rows into xlsxwriter's spill file. Only for sheets packaged through files."""
+        sheet: Any = self  # xlsxwriter's attributes are untyped
+        fh: Any = sheet.row_data_fh
+        if (
+            self.deflating is not None
+            or not sheet.constant_memory
+            or sheet.row_data_fh_closed
+            or fh is None
+            or sheet.fh is not fh
+            or not sheet.row_data_filename
+            or not rowdeflate.zip_can_take_deflated()
+        ):
+            return False
+        check_internals(self)
+        fh.flush()
+        sink: Any = rowdeflate.DeflatingRows(sheet.tmpdir, level)
+        try:
+            with open(sheet.row_data_filename, "rb") as spilled:
+                shutil.copyfileobj(spilled, sink, COPY_BUFFER)
+        except BaseException:
+            sink.abort()
+            raise
+        fh.close()
+        with contextlib.suppress(OSError):
+            os.unlink(sheet.row_data_filename)
+        # Text on top for xlsxwriter's own writes (the pending row at close), bytes under it.
+        text = io.TextIOWrapper(io.BufferedWriter(sink, COPY_BUFFER), encoding="utf-8")
+        sheet.row_data_fh = sheet.fh = text
+        self.deflating = sink
+        return True
+
     def _write_optimized_sheet_data(self) -> None:
         target: Any = self.fh
+        if self.deflating is not None:
+            self._leave_rows_for_zip(target)
+            return
         if self.dim_rowmin is None or not hasattr(target, "buffer"):
             super()._write_optimized_sheet_data()
             return
@@ -106,6 +152,27 @@ class ByteCopyWorksheet(xlsxwriter.worksheet.Worksheet):  # type: ignore[misc]
             shutil.copyfileobj(rows, target.buffer, COPY_BUFFER)
         self.row_data_fh.close()
         os.unlink(self.row_data_filename)
+        self._xml_end_tag("sheetData")
+
+    def _leave_rows_for_zip(self, target: Any) -> None:
+        """`<sheetData>` with the rows left out: deflated already, deflate.XlsxZipFile puts
+        them back in between, at the byte offset recorded here, when it stores this file."""
+        sink = self.deflating
+        assert sink is not None
+        if not hasattr(target, "buffer") or not getattr(target, "name", None):
+            sink.abort()
+            raise RuntimeError("deflated rows need the sheet XML in a file")
+        self.row_data_fh.flush()  # the text layer's last bytes, into the sink
+        if self.dim_rowmin is None:  # no cell at all (cannot follow rows, but as xlsxwriter)
+            sink.abort()
+            self._xml_empty_tag("sheetData")
+            return
+        self._xml_start_tag("sheetData")
+        target.flush()
+        offset = target.buffer.tell()
+        self.deflated = sink.finish()
+        rowdeflate.leave_for_zip(target.name, offset, self.deflated)
+        self.row_data_fh.close()
         self._xml_end_tag("sheetData")
 
 
@@ -124,6 +191,12 @@ def discard_spill_files(workbook: xlsxwriter.Workbook) -> None:
     itself, but when it fails (a full disk) it stops before reaching them, and the open handles
     would keep the deleted files' space until garbage collection."""
     for sheet in workbook.worksheets():
+        sink = getattr(sheet, "deflating", None)
+        if sink is not None:
+            sink.abort()  # the thread ends, the spill file goes
+        done = getattr(sheet, "deflated", None)
+        if done is not None:
+            rowdeflate.forget(done)
         fh: Any = getattr(sheet, "row_data_fh", None)
         if fh is not None and not fh.closed:
             fh.close()
@@ -142,3 +215,8 @@ def release_sheet_xml(workbook: xlsxwriter.Workbook) -> None:
     of Python allocations without this, 4.5 MB with it (tracemalloc)."""
     for sheet in workbook.worksheets():
         sheet.fh = None
+        done = getattr(sheet, "deflated", None)
+        if done is not None:  # stored in the ZIP by now, or the export failed
+            rowdeflate.forget(done)
+            sheet.deflated = None
+        sheet.deflating = None

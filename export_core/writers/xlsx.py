@@ -289,23 +289,35 @@ def write_blocks(
     options: ExportOptions,
     *,
     rows_per_sheet: int = EXCEL_MAX_ROWS - 1,
+    deflate_rows: bool = False,
 ) -> None:
     """Write consecutive blocks of mapped rows (`total` rows in all, at least one block) to
     one workbook, rolling over to a new sheet every `rows_per_sheet` rows. `widths` are
     `column_widths` of all rows; None measures them from the blocks as they pass (the maximum
     over the blocks, which is the same). `total` None: whatever the blocks hold. Only one
-    block is held at a time, so a caller can stream a file of any length through here."""
+    block is held at a time, so a caller can stream a file of any length through here.
+
+    `deflate_rows`: once the workbook is past IN_MEMORY_ROWS rows (so packaged through files),
+    each sheet's rows are deflated on a second thread while later ones are rendered
+    (writers.rowdeflate) instead of after the last row; the file's content is the same."""
     if rows_per_sheet < 1:
         raise ValueError("rows_per_sheet must be at least 1")
     # xlsxwriter's row spill files go beside the output: same volume, not a RAM-backed /tmp
     workbook = deflate.Workbook(str(path), {**WORKBOOK_OPTIONS, "tmpdir": str(path.parent)})
     try:
-        written = _write_sheets(workbook, iter(blocks), total, widths, options, rows_per_sheet)
+        written = _write_sheets(
+            workbook, iter(blocks), total, widths, options, rows_per_sheet, deflate_rows
+        )
         if written <= IN_MEMORY_ROWS:
             package_in_memory(workbook)
     except BaseException:
-        with contextlib.suppress(Exception):
-            workbook.close()  # removes xlsxwriter's spill files; the caller deletes `path`
+        # close() removes xlsxwriter's spill files; the caller deletes `path`. Not where rows
+        # may be deflated while written: close() would deflate the rest of them for nothing,
+        # or (the deflate having failed) stop half-way and leave its package's parts behind;
+        # discard_spill_files removes what there is.
+        if not deflate_rows:
+            with contextlib.suppress(Exception):
+                workbook.close()
         discard_spill_files(workbook)  # when close() itself failed (e.g. disk full)
         release_sheet_xml(workbook)
         raise
@@ -326,6 +338,7 @@ def _write_sheets(
     widths: Sequence[int] | None,
     options: ExportOptions,
     rows_per_sheet: int,
+    deflate_rows: bool = False,
 ) -> int:
     """Write the blocks; returns the rows written. Widths and autofilters are set last."""
     first = next(blocks)
@@ -353,6 +366,8 @@ def _write_sheets(
             writer.write_rows(sheet, piece, row)
             sheets[-1] = (sheet, sheets[-1][1] + take)
             offset, room, written = offset + take, room - take, written + take
+            if deflate_rows and written > IN_MEMORY_ROWS and hasattr(sheet, "deflate_rows"):
+                sheet.deflate_rows(deflate.LEVEL)  # no-op once the sheet deflates its rows
     if total is not None and written != total:
         raise ValueError(f"blocks held {written} rows, expected {total}")
     final_widths = widths if widths is not None else measured
