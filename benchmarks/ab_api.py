@@ -6,17 +6,16 @@
 On this machine the time of an unchanged request drifts by 15-30% within minutes (the same
 server gave 50k CSV exports of 0.8 s and 1.2 s an hour apart), so two versions timed one
 after the other can show a "gain" that is only the drift. Here the working tree and `--ref`
-(checked out into a temporary git worktree) each run the Procfile server (2 workers, the
-same virtualenv), and every round sends the workload to A then to B: both see the same
-machine state. Prints, per version, the median / min / max time and the serving worker's
-peak RSS (median and max), then B's median time as a share of A's. `benchmarks/results/` is
-not written: this compares versions, it does not record figures."""
+(checked out into a temporary git worktree, its C extension built) each run the Procfile
+server (2 workers, the same virtualenv), and every round sends the workload to A then to B:
+both see the same machine state. Prints, per version, the median / min / max time and the
+serving worker's peak RSS (median and max), then B's median time as a share of A's.
+`benchmarks/results/` is not written: this compares versions, it does not record figures."""
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -24,7 +23,8 @@ import orjson
 
 from benchmarks.bench_api import MB, WORKLOADS, timed_export
 from benchmarks.datagen import records
-from benchmarks.live_server import ROOT, live_server
+from benchmarks.harness import ref_checkout
+from benchmarks.live_server import live_server
 
 
 def _one(base: str, master: int, kind: str, body: bytes) -> tuple[float, float]:
@@ -51,26 +51,15 @@ def compare(ref: str, label: str, rounds: int) -> dict[str, dict[str, float]]:
     kind, n, template, fmt = next((k, n, t, f) for lbl, k, n, t, f in WORKLOADS if lbl == label)
     body = orjson.dumps({"data": records(kind, n, seed=7), "template": template, "format": fmt})
     runs: dict[str, list[tuple[float, float]]] = {"A": [], "B": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        tree = Path(tmp) / "ref"
-        subprocess.run(
-            ["git", "worktree", "add", "--detach", str(tree), ref],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
-        try:
-            with (
-                live_server(Path(tmp) / "a", workers=2) as (base_a, master_a),
-                live_server(Path(tmp) / "b", workers=2, root=tree) as (base_b, master_b),
-            ):
-                for _ in range(rounds):
-                    runs["A"].append(_one(base_a, master_a, kind, body))
-                    runs["B"].append(_one(base_b, master_b, kind, body))
-        finally:
-            subprocess.run(
-                ["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False
-            )
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        ref_checkout(ref, Path(tmp) / "ref") as tree,
+        live_server(Path(tmp) / "a", workers=2) as (base_a, master_a),
+        live_server(Path(tmp) / "b", workers=2, root=tree) as (base_b, master_b),
+    ):
+        for _ in range(rounds):
+            runs["A"].append(_one(base_a, master_a, kind, body))
+            runs["B"].append(_one(base_b, master_b, kind, body))
     return {version: _summary(r) for version, r in runs.items()}
 
 

@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.harness import ref_checkout
+
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE_CHILD = """
 import statistics, sys, tempfile, shutil, time
@@ -98,11 +100,7 @@ def main() -> None:
     cpu: dict[str, list[float]] = {"A": [], "B": []}
     with tempfile.TemporaryDirectory(prefix="ybb-ab-cpu-") as tmp:
         scratch, tree = Path(tmp), Path(tmp) / "ref"
-        subprocess.run(
-            ["git", "worktree", "add", "--detach", str(tree), args.ref],
-            cwd=ROOT, check=True, capture_output=True,
-        )  # fmt: skip
-        try:
+        with ref_checkout(args.ref, tree):
             command = _commands(args, scratch)
             for round_ in range(1, args.rounds + 1):
                 for version, cwd in (("A", ROOT), ("B", tree)):
@@ -114,10 +112,6 @@ def main() -> None:
                         f"peak {peak:.0f} MB, load before {load:.1f} | {last[:100]}",
                         flush=True,
                     )
-        finally:
-            subprocess.run(
-                ["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False
-            )
     a, b = statistics.median(cpu["A"]), statistics.median(cpu["B"])
     print(f"median CPU: A working tree {a:.2f} s, B {args.ref} {b:.2f} s; A is {a / b:.0%} of B")
 

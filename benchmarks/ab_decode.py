@@ -20,6 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.harness import ref_checkout
+
 ROOT = Path(__file__).resolve().parent.parent
 CHILD = """
 import statistics, sys, time
@@ -57,24 +59,13 @@ def main() -> None:
     cpu: dict[str, list[float]] = {"A": [], "B": []}
     with tempfile.TemporaryDirectory(prefix="ybb-ab-decode-") as tmp:
         tree = Path(tmp) / "ref"
-        subprocess.run(
-            ["git", "worktree", "add", "--detach", str(tree), args.ref],
-            cwd=ROOT, check=True, capture_output=True,
-        )  # fmt: skip
-        try:
-            build = tree / "export_core" / "_build.py"
-            if build.exists():
-                subprocess.run([sys.executable, str(build)], check=True, capture_output=True)
+        with ref_checkout(args.ref, tree):
             for round_ in range(1, args.rounds + 1):
                 for version, cwd in (("A", ROOT), ("B", tree)):
                     load = os.getloadavg()[0]
                     used = _decode_cpu(cwd, args.rows, args.repeat)
                     cpu[version].append(used)
                     print(f"round {round_} {version}: {used * 1000:.1f} ms, load {load:.1f}")
-        finally:
-            subprocess.run(
-                ["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False
-            )
     for version, name in (("A", "working tree"), ("B", args.ref)):
         values = cpu[version]
         print(

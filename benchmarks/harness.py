@@ -1,11 +1,14 @@
 """What the benchmark scripts share: running a module in a fresh process (memory figures must
-not inherit a warm heap) and saving figures as JSON under benchmarks/results/."""
+not inherit a warm heap), saving figures as JSON under benchmarks/results/, and checking out
+another version of the code for the A/B tools."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,3 +32,21 @@ def save_json(path: Path, data: Any) -> None:
     """Write `data` to `path` as indented JSON, creating the folder if needed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+@contextmanager
+def ref_checkout(ref: str, tree: Path) -> Iterator[Path]:
+    """`ref` checked out at `tree` (a detached git worktree, removed on exit), with its C
+    extension built when it has one (export_core/_build.py): a version compared without it
+    would run the slower Python decoder and look worse than it is."""
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", str(tree), ref],
+        cwd=ROOT, check=True, capture_output=True,
+    )  # fmt: skip
+    try:
+        build = tree / "export_core" / "_build.py"
+        if build.exists():
+            subprocess.run([sys.executable, str(build)], check=True, capture_output=True)
+        yield tree
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)
