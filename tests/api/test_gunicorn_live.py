@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import socket
 import sqlite3
 import threading
 import time
@@ -156,3 +157,73 @@ def test_a_worker_serving_an_export_leaves_new_connections_to_an_idle_one(
             health = requests.get(f"{live.url}/health", timeout=30)
             writer.join()
             assert served and health.headers["X-Served-By"] != served[0]
+
+
+def _raw_exchange(
+    port: int, parts: list[bytes], *, pause: float = 0.0, half_close: bool = False
+) -> list[tuple[int, bytes]]:
+    """Sends `parts` on one connection (sleeping `pause` between them), optionally closes the
+    sending side, reads until the server closes (the last request says Connection: close, or
+    the client half-closed) and returns the responses in order: [(status, body), ...]."""
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        for index, part in enumerate(parts):
+            if index and pause:
+                time.sleep(pause)
+            sock.sendall(part)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
+        received = b""
+        while block := sock.recv(65536):
+            received += block
+    answers = []
+    while received:
+        head, _, rest = received.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        fields = dict(line.lower().split(": ", 1) for line in lines[1:])
+        length = int(fields["content-length"])
+        answers.append((int(lines[0].split()[1]), rest[:length]))
+        received = rest[length:]
+    return answers
+
+
+def _post_head(length: int, *, close: bool = True) -> bytes:
+    return (
+        "POST /api/ybb/export/participants HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {length}\r\n"
+        f"{'Connection: close' if close else 'Connection: keep-alive'}\r\n\r\n"
+    ).encode()
+
+
+def test_request_bodies_over_one_connection(tmp_path: Path) -> None:
+    """How app/api/body.read_body meets gunicorn's reader: a body whose first bytes come with
+    the headers and the rest in slow pieces is read whole, a request pipelined right behind a
+    body is answered after it, and a client that closes its side before its Content-Length
+    gets what arrived decoded (here JSON cut short: the JSON error, at the offset it stopped)."""
+    body = json.dumps({"data": participants(3000), "template": "complete"}).encode()
+    with LiveServer(tmp_path / "data", workers=1) as live:
+        # headers and the first bytes of the body in one packet, the rest in 4 slow pieces
+        step = len(body) // 4 + 1
+        pieces = [_post_head(len(body)) + body[:1000]]
+        pieces += [body[i : i + step] for i in range(1000, len(body), step)]
+        [(status, payload)] = _raw_exchange(live.port, pieces, pause=0.2)
+        assert status == 200, payload[:500]
+        assert json.loads(payload)["data"]["record_count"] == 3000
+
+        # a body and a second request in one packet: both answered, in order
+        small = json.dumps({"data": participants(5)}).encode()
+        health = b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        pipelined = _post_head(len(small), close=False) + small + health
+        (first, export), (second, health) = _raw_exchange(live.port, [pipelined])
+        assert first == 200 and json.loads(export)["data"]["record_count"] == 5
+        assert second == 200 and json.loads(health)["status"] == "healthy"
+
+        # the client closes its side 10 bytes before its Content-Length
+        [(status, payload)] = _raw_exchange(
+            live.port, [_post_head(len(small)) + small[:-10]], half_close=True
+        )
+        assert status == 400, payload[:500]
+        error = json.loads(payload)
+        assert error["status"] == "error", error
+        assert error["message"].startswith("Request body is not valid JSON: unexpected end")
+        assert error["message"].endswith(f"(char {len(small) - 10})"), error
+    assert live.proc is not None and live.proc.returncode == 0, live.log()
