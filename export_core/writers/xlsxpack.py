@@ -174,11 +174,25 @@ def cols_xml(widths: tuple[int, ...]) -> bytes:
     return xml.encode()
 
 
-def _rows_xml(rows: sheetxml.RenderedRows) -> Buffer:
-    """The rows' XML, back to back, as a view of the buffer polars wrote it to (no copy)."""
-    buffer = io.BytesIO()
-    rows.write_to(buffer)
-    return buffer.getbuffer()
+class _Kept:
+    """A binary file object that keeps what is written to it: the bytes objects themselves."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self.parts.append(data)
+        return len(data)
+
+
+def _rows_xml(rows: sheetxml.RenderedRows) -> list[bytes]:
+    """The rows' XML, back to back: the bytes objects polars hands to `write` (one for a
+    batch file's rows), kept as they are. Copied into a BytesIO (as before) they cost ~0.25 ms
+    more CPU per 1,000-row complete file; the ~380 page faults per file stay (polars' own
+    buffer and the bytes object it makes)."""
+    kept = _Kept()
+    rows.write_to(kept)
+    return kept.parts
 
 
 def pack(
@@ -209,7 +223,7 @@ def pack(
         sheet[1],
         cols_xml(tuple(widths)),
         sheet[2],
-        _rows_xml(rows),
+        *_rows_xml(rows),
         sheet[3],
         b"%s%d" % (shape.last_column, data_rows),
         sheet[4],

@@ -32,6 +32,7 @@ from export_core.readers import records_to_frame
 from export_core.service import batch_rows, preview, write_batch, write_export
 from export_core.writers import WRITERS
 from export_core.writers import csv as csv_writer
+from export_core.writers import xlsx as xlsx_writer
 from tests.unit.engine_helpers import sheet_rows
 
 CATALOG = get_catalog()
@@ -422,3 +423,98 @@ def test_zip_failure_leaves_nothing_behind(
     assert [p.name for p in tmp_path.iterdir()] == ["someone_elses.txt"]
     assert _zip_builder_threads() == []
     assert _writer_threads() == []
+
+
+def _preparer_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("batch-preparer")]
+
+
+class PrepareSpy:
+    """The xlsx writer's real `prepare`, recording the thread and rows of each call; fails
+    on its `fail_on`-th call (0: never)."""
+
+    def __init__(self, fail_on: int = 0) -> None:
+        self.real = xlsx_writer.prepare
+        self.calls: list[tuple[str, list[tuple[int, int]]]] = []
+        self.fail_on = fail_on
+
+    def __call__(self, mapped: MappedFrame, bounds: list[tuple[int, int]]) -> MappedFrame:
+        self.calls.append((threading.current_thread().name.rstrip("_0123456789"), bounds))
+        if len(self.calls) == self.fail_on:
+            raise RuntimeError("prepare failed")
+        return self.real(mapped, bounds)
+
+
+def _export_in_groups(
+    out: Path, monkeypatch: pytest.MonkeyPatch, spy: PrepareSpy, **kwargs: Any
+) -> ExportResult:
+    """64 complete participants as 8 excel files of 8 rows (small catalog), prepared in
+    groups of two files: 4 groups."""
+    monkeypatch.setattr(service, "ONE_GROUP_ROWS", 0)
+    monkeypatch.setattr(service, "PREPARE_ROWS", 16)
+    monkeypatch.setattr(xlsx_writer, "prepare", spy)
+    return write_export(
+        frame_of("participants", 64),
+        ExportOptions("participants", "complete", "excel"),
+        out,
+        catalog=small_catalog(),
+        **kwargs,
+    )
+
+
+def test_groups_are_prepared_ahead_in_a_thread_of_their_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With several groups, each is prepared by the "batch-preparer" thread, in order; the
+    files hold what the export prepared in one group holds, and the thread is gone after."""
+    one = write_export(
+        frame_of("participants", 64),
+        ExportOptions("participants", "complete", "excel"),
+        tmp_path / "one",
+        catalog=small_catalog(),
+    )
+    spy = PrepareSpy()
+    several = _export_in_groups(tmp_path / "several", monkeypatch, spy)
+    assert [thread for thread, _ in spy.calls] == ["batch-preparer"] * 4
+    assert [bounds for _, bounds in spy.calls] == [
+        [(start, start + 8), (start + 8, start + 16)] for start in range(0, 64, 16)
+    ]
+    assert several.files == one.files
+    for written in one.files:
+        assert sheet_rows(tmp_path / "several" / written.file_name) == sheet_rows(
+            tmp_path / "one" / written.file_name
+        )
+    assert _preparer_threads() == []
+
+
+@pytest.mark.parametrize("fail_on", [1, 3])
+def test_failing_prepare_ahead_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_on: int
+) -> None:
+    """A group whose prepare fails in the preparer thread fails the export: its error is
+    raised, no file stays behind (nor those of earlier groups), and every thread ends."""
+    (tmp_path / "someone_elses.txt").write_text("keep me")
+    spy = PrepareSpy(fail_on=fail_on)
+    with pytest.raises(RuntimeError, match="prepare failed"):
+        _export_in_groups(tmp_path, monkeypatch, spy)
+    assert len(spy.calls) == fail_on  # no group is prepared after the failing one
+    assert [p.name for p in tmp_path.iterdir()] == ["someone_elses.txt"]
+    assert _preparer_threads() == _writer_threads() == _zip_builder_threads() == []
+
+
+def test_cancel_while_a_group_is_prepared_ahead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Progress raising after the first file: no file stays behind, every thread ends, and
+    the last of the 4 groups is never prepared (the files handed out by then, at most
+    WRITE_THREADS + 1 = 3, are in the first two groups; one more is prepared ahead)."""
+
+    def cancel(done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    spy = PrepareSpy()
+    with pytest.raises(KeyboardInterrupt):
+        _export_in_groups(tmp_path, monkeypatch, spy, progress=cancel)
+    assert 1 <= len(spy.calls) <= 3
+    assert list(tmp_path.iterdir()) == []
+    assert _preparer_threads() == _writer_threads() == _zip_builder_threads() == []
