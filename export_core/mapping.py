@@ -31,7 +31,7 @@ template and a partner's "Email Address" feeds `email`. The report's `columns` s
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import polars as pl
 
@@ -384,13 +384,26 @@ def map_frame(
 ) -> MappedFrame:
     """Map a reader's frame onto `template` and report on its quality. `column_map` (source
     column -> field, None to ignore a column) overrides the automatic header matching."""
+    values, quality = map_values(frame, template, catalog, column_map)
+    return MappedFrame(template=template, frame=values, quality=quality())
+
+
+def map_values(
+    frame: pl.DataFrame,
+    template: Template,
+    catalog: Catalog | None = None,
+    column_map: ColumnMap | None = None,
+) -> tuple[pl.DataFrame, Callable[[], QualityReport]]:
+    """`map_frame` in two steps: the mapped values, and a function that works out their
+    quality report (~16 ms of 50,000 rows' ~40 ms), which the writers never read: the service
+    runs it in a thread of its own while the files are written."""
     catalog = catalog or get_catalog()
     matching = match_columns(frame.columns, template, catalog, column_map)
     sources = matching.sources(template)
     long, truncated = _long_sources(frame, [s for s in sources.values() if s is not None])
     mapped = _map_values(frame, template, sources, catalog, long)
-    quality = _quality(frame, mapped, template, matching, catalog, truncated)
-    return MappedFrame(template=template, frame=mapped, quality=quality)
+    known = catalog  # the resolved catalog, for the closure (mypy: not Optional)
+    return mapped, lambda: _quality(frame, mapped, template, matching, known, truncated)
 
 
 def detect_export_type(columns: Iterable[str], catalog: Catalog | None = None) -> str | None:

@@ -23,7 +23,7 @@ from .archive import MemberData, ZipBuilder, deflate_member
 from .catalog import Catalog, Template, get_catalog
 from .cells import display_rows
 from .errors import LimitExceeded, NoDataError, StorageError, UnknownTemplate
-from .mapping import map_frame
+from .mapping import map_frame, map_values
 from .model import (
     BatchPlan,
     ExportOptions,
@@ -32,6 +32,7 @@ from .model import (
     MappedFrame,
     PreviewResult,
     ProgressCallback,
+    QualityReport,
     WrittenArchive,
     WrittenFile,
 )
@@ -412,11 +413,17 @@ def write_export(
         catalog.limits.max_records_per_request if max_records is None else max_records,
     )
     template, plan = _validate(options, frame.height, catalog)
-    mapped = map_frame(frame, template, catalog, dict(options.column_map))
+    values, quality_of = map_values(frame, template, catalog, dict(options.column_map))
     written: list[Path] = []
     try:
-        target_dir.mkdir(parents=True, exist_ok=True)
-        files, archive = _write_all(mapped, plan, options, target_dir, progress, written)
+        # The quality report (polars queries over the mapped values) is worked out beside the
+        # files: the writers never read it, so they get the values with an empty report.
+        with ThreadPoolExecutor(1, thread_name_prefix="quality-report") as beside:
+            quality = beside.submit(quality_of)
+            mapped = MappedFrame(template, values, QualityReport(rows=values.height))
+            target_dir.mkdir(parents=True, exist_ok=True)
+            files, archive = _write_all(mapped, plan, options, target_dir, progress, written)
+            report = quality.result()
     except BaseException as exc:
         for path in written:
             with contextlib.suppress(OSError):
@@ -426,5 +433,5 @@ def write_export(
             raise StorageError(f"Could not write export files: {reason}") from exc
         raise
     return ExportResult(
-        options=options, plan=plan, files=tuple(files), archive=archive, quality=mapped.quality
+        options=options, plan=plan, files=tuple(files), archive=archive, quality=report
     )

@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 from benchmarks.datagen import records
-from export_core import archive, service
+from export_core import archive, mapping, service
 from export_core.archive import build_zip
 from export_core.catalog import Catalog, get_catalog, parse_catalog
 from export_core.errors import (
@@ -518,3 +518,37 @@ def test_cancel_while_a_group_is_prepared_ahead(
     assert 1 <= len(spy.calls) <= 3
     assert list(tmp_path.iterdir()) == []
     assert _preparer_threads() == _writer_threads() == _zip_builder_threads() == []
+
+
+@pytest.mark.parametrize("fmt", ["csv", "excel"])
+def test_export_quality_report_is_map_frames_though_worked_out_beside_the_files(
+    tmp_path: Path, fmt: str
+) -> None:
+    """write_export works the report out in a thread while the files are written (the
+    writers get the values with an empty one): the result's report is map_frame's, extra
+    fields and all, and the files hold the mapped rows."""
+    frame = frame_of("participants", 12_000).with_columns(pl.lit("x").alias("unused"))
+    options = ExportOptions("participants", "complete", format=fmt)
+    expected = mapping.map_frame(frame, CATALOG.template("participants", "complete")).quality
+    assert expected.unknown_codes and expected.unparseable and expected.formula_like
+    assert expected.extra_fields == ("unused",)
+    result = write_export(frame, options, tmp_path)
+    assert result.quality == expected
+    assert result.plan.total_files > 1 and result.archive is not None
+    assert sum(f.record_count for f in result.files) == 12_000
+
+
+def test_a_failing_quality_report_fails_the_export_and_leaves_no_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error in the report (worked out beside the files) is the export's error, and the
+    files written meanwhile are removed like on any other failure."""
+
+    def broken(*args: object) -> object:
+        raise RuntimeError("report broke")
+
+    monkeypatch.setattr(mapping, "_quality", broken)
+    options = ExportOptions("participants", "complete", format="csv")
+    with pytest.raises(RuntimeError, match="report broke"):
+        write_export(frame_of("participants", 12_000), options, tmp_path)
+    assert list(tmp_path.iterdir()) == []
