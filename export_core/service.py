@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
@@ -391,6 +392,28 @@ def _write_all(
     return files, archive
 
 
+T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def _beside(work: Callable[[], T], in_thread: bool) -> Iterator[Callable[[], T]]:
+    """`work()` run while the block runs, in a thread of its own, or before the block when
+    not `in_thread`; yields the function giving its result (or raising its error) after the
+    block. An error in the block waits for the thread before it propagates.
+
+    write_export works out the quality report this way (~16 ms of polars queries for 50,000
+    complete rows, which delayed the first file) when there are several files: their writing
+    leaves a core free at times, while a single file's export would only pay for the thread
+    (~90 more page faults per 1,000-row request)."""
+    if not in_thread:
+        result = work()
+        yield lambda: result
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="quality-report") as thread:
+        future = thread.submit(work)
+        yield future.result
+
+
 def write_export(
     frame: pl.DataFrame,
     options: ExportOptions,
@@ -415,15 +438,13 @@ def write_export(
     template, plan = _validate(options, frame.height, catalog)
     values, quality_of = map_values(frame, template, catalog, dict(options.column_map))
     written: list[Path] = []
+    # The writers never read the quality report: they get the values with an empty one.
+    mapped = MappedFrame(template, values, QualityReport(rows=values.height))
     try:
-        # The quality report (polars queries over the mapped values) is worked out beside the
-        # files: the writers never read it, so they get the values with an empty report.
-        with ThreadPoolExecutor(1, thread_name_prefix="quality-report") as beside:
-            quality = beside.submit(quality_of)
-            mapped = MappedFrame(template, values, QualityReport(rows=values.height))
+        with _beside(quality_of, plan.total_files > 1) as quality:
             target_dir.mkdir(parents=True, exist_ok=True)
             files, archive = _write_all(mapped, plan, options, target_dir, progress, written)
-            report = quality.result()
+        report = quality()
     except BaseException as exc:
         for path in written:
             with contextlib.suppress(OSError):
