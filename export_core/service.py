@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
@@ -23,7 +24,7 @@ from .archive import MemberData, ZipBuilder, deflate_member
 from .catalog import Catalog, Template, get_catalog
 from .cells import display_rows
 from .errors import LimitExceeded, NoDataError, StorageError, UnknownTemplate
-from .mapping import map_frame
+from .mapping import map_frame, map_values
 from .model import (
     BatchPlan,
     ExportOptions,
@@ -32,6 +33,7 @@ from .model import (
     MappedFrame,
     PreviewResult,
     ProgressCallback,
+    QualityReport,
     WrittenArchive,
     WrittenFile,
 )
@@ -390,6 +392,28 @@ def _write_all(
     return files, archive
 
 
+T = TypeVar("T")
+
+
+@contextlib.contextmanager
+def _beside(work: Callable[[], T], in_thread: bool) -> Iterator[Callable[[], T]]:
+    """`work()` run while the block runs, in a thread of its own, or before the block when
+    not `in_thread`; yields the function giving its result (or raising its error) after the
+    block. An error in the block waits for the thread before it propagates.
+
+    write_export works out the quality report this way (~16 ms of polars queries for 50,000
+    complete rows, which delayed the first file) when there are several files: their writing
+    leaves a core free at times, while a single file's export would only pay for the thread
+    (~90 more page faults per 1,000-row request)."""
+    if not in_thread:
+        result = work()
+        yield lambda: result
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="quality-report") as thread:
+        future = thread.submit(work)
+        yield future.result
+
+
 def write_export(
     frame: pl.DataFrame,
     options: ExportOptions,
@@ -412,11 +436,15 @@ def write_export(
         catalog.limits.max_records_per_request if max_records is None else max_records,
     )
     template, plan = _validate(options, frame.height, catalog)
-    mapped = map_frame(frame, template, catalog, dict(options.column_map))
+    values, quality_of = map_values(frame, template, catalog, dict(options.column_map))
     written: list[Path] = []
+    # The writers never read the quality report: they get the values with an empty one.
+    mapped = MappedFrame(template, values, QualityReport(rows=values.height))
     try:
-        target_dir.mkdir(parents=True, exist_ok=True)
-        files, archive = _write_all(mapped, plan, options, target_dir, progress, written)
+        with _beside(quality_of, plan.total_files > 1) as quality:
+            target_dir.mkdir(parents=True, exist_ok=True)
+            files, archive = _write_all(mapped, plan, options, target_dir, progress, written)
+        report = quality()
     except BaseException as exc:
         for path in written:
             with contextlib.suppress(OSError):
@@ -426,5 +454,5 @@ def write_export(
             raise StorageError(f"Could not write export files: {reason}") from exc
         raise
     return ExportResult(
-        options=options, plan=plan, files=tuple(files), archive=archive, quality=mapped.quality
+        options=options, plan=plan, files=tuple(files), archive=archive, quality=report
     )

@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 from benchmarks.datagen import records
-from export_core import archive, service
+from export_core import archive, mapping, service
 from export_core.archive import build_zip
 from export_core.catalog import Catalog, get_catalog, parse_catalog
 from export_core.errors import (
@@ -518,3 +518,77 @@ def test_cancel_while_a_group_is_prepared_ahead(
     assert 1 <= len(spy.calls) <= 3
     assert list(tmp_path.iterdir()) == []
     assert _preparer_threads() == _writer_threads() == _zip_builder_threads() == []
+
+
+@pytest.mark.parametrize(("fmt", "rows"), [("csv", 12_000), ("excel", 12_000), ("csv", 2_500)])
+def test_export_quality_report_is_map_frames_though_worked_out_beside_the_files(
+    tmp_path: Path, fmt: str, rows: int
+) -> None:
+    """write_export works the report out in a thread while several files are written (the
+    writers get the values with an empty one), before a single file: either way the result's
+    report is map_frame's, extra fields and all."""
+    frame = frame_of("participants", rows).with_columns(pl.lit("x").alias("unused"))
+    options = ExportOptions("participants", "complete", format=fmt)
+    expected = mapping.map_frame(frame, CATALOG.template("participants", "complete")).quality
+    assert expected.unknown_codes and expected.unparseable and expected.formula_like
+    assert expected.extra_fields == ("unused",)
+    result = write_export(frame, options, tmp_path)
+    assert result.quality == expected
+    assert (result.plan.total_files > 1) == (rows > 10_000)
+    assert sum(f.record_count for f in result.files) == rows
+
+
+def test_beside_runs_the_work_in_a_thread_during_the_block_or_before_it() -> None:
+    events: list[tuple[str, str]] = []
+    started = threading.Event()
+
+    def work() -> int:
+        events.append(("work", threading.current_thread().name))
+        started.set()
+        return 7
+
+    with service._beside(work, True) as result:
+        assert started.wait(5)
+        events.append(("block", threading.current_thread().name))
+    assert result() == 7
+    assert events[0][0] == "work" and events[0][1].startswith("quality-report")
+    assert events[1] == ("block", threading.current_thread().name)
+
+    events.clear()
+    with service._beside(work, False) as result:
+        events.append(("block", threading.current_thread().name))
+    assert result() == 7
+    assert events == [("work", threading.current_thread().name), ("block", events[1][1])]
+
+
+@pytest.mark.parametrize("in_thread", [True, False])
+def test_beside_gives_the_works_error_after_the_block_and_the_blocks_own(in_thread: bool) -> None:
+    def broken() -> int:
+        raise ValueError("work broke")
+
+    if in_thread:
+        with service._beside(broken, True) as result:
+            pass
+        with pytest.raises(ValueError, match="work broke"):
+            result()
+    else:
+        with pytest.raises(ValueError, match="work broke"), service._beside(broken, False):
+            pass
+    with pytest.raises(KeyError), service._beside(lambda: 1, in_thread):
+        raise KeyError("block broke")
+
+
+def test_a_failing_quality_report_fails_the_export_and_leaves_no_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error in the report (worked out beside the files) is the export's error, and the
+    files written meanwhile are removed like on any other failure."""
+
+    def broken(*args: object) -> object:
+        raise RuntimeError("report broke")
+
+    monkeypatch.setattr(mapping, "_quality", broken)
+    options = ExportOptions("participants", "complete", format="csv")
+    with pytest.raises(RuntimeError, match="report broke"):
+        write_export(frame_of("participants", 12_000), options, tmp_path)
+    assert list(tmp_path.iterdir()) == []
