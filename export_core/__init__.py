@@ -14,7 +14,8 @@ import os
 POLARS_ALLOCATOR_CONF = "dirty_decay_ms:100,muzzy_decay_ms:0"
 # One arena for all of polars' threads: the CLI reads and maps a batch on one thread while it
 # renders another (streamed.py), and with an arena per thread each kept its own freed pages
-# (the 1,000,000-row export's peak 193-207 MB instead of 190-191). Tenth round.
+# (the 1,000,000-row export's peak 189-207 MB, median 194, instead of 188-195, median 190).
+# Tenth round; the API's workers keep gunicorn_conf's setting.
 POLARS_ARENAS = "narenas:1"
 # What polars' own __init__ writes there when it finds nothing: a process started by one that
 # had imported polars inherits it, and it is not an operator's choice.
