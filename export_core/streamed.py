@@ -25,6 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
+from .ahead import Ahead
 from .catalog import Catalog, Template, get_catalog
 from .csvbatches import read_csv_batches
 from .errors import StorageError, ValidationError
@@ -112,8 +113,10 @@ def _streamable(options: ExportOptions, rows: int, limit: int, catalog: Catalog)
 def _mapped(
     batches: Iterator[pl.DataFrame], state: _Pass, options: ExportOptions, limit: int,
     catalog: Catalog,
-) -> Iterator[MappedFrame]:  # fmt: skip
-    """Map the batches while the rows so far allow streaming, summing the quality reports."""
+) -> Iterator[tuple[MappedFrame, int]]:  # fmt: skip
+    """Map the batches while the rows so far allow streaming, summing the quality reports;
+    each mapped batch comes with the rows read so far (this runs on a thread of its own, so
+    `state` is only read once it is done)."""
     template, column_map = resolve_template(options, catalog), dict(options.column_map)
     for batch in batches:
         state.rows += batch.height
@@ -123,7 +126,7 @@ def _mapped(
         mapped = map_frame(batch, template, catalog, column_map)
         state.quality = state.quality or QualitySum(template)
         state.quality.add(mapped.quality)
-        yield mapped
+        yield mapped, state.rows
 
 
 def _write(
@@ -169,14 +172,15 @@ def export_csv_file(
     tmp = created = None
     try:
         if _streamable(options, 0, limit, catalog):
-            blocks = _mapped(batches, state, options, limit, catalog)
-            first = next(blocks, None)
-            if first is not None:
-                name = _validate(options, state.rows, catalog)[1].batches[0].file_name
-                created = None if target_dir.exists() else target_dir
-                target_dir.mkdir(parents=True, exist_ok=True)
-                tmp = temp_path(target_dir / name)
-                _write(first, blocks, tmp, options)
+            # the next batch read and mapped while this one is written (ahead.py)
+            with Ahead(_mapped(batches, state, options, limit, catalog), "ybb-read-ahead") as ahead:
+                first = next(ahead, None)
+                if first is not None:
+                    name = _validate(options, first[1], catalog)[1].batches[0].file_name
+                    created = None if target_dir.exists() else target_dir
+                    target_dir.mkdir(parents=True, exist_ok=True)
+                    tmp = temp_path(target_dir / name)
+                    _write(first[0], (mapped for mapped, _ in ahead), tmp, options)
         for batch in batches:  # only counted (none left when everything was written)
             state.rows += batch.height
         check_record_count(state.rows, limit)
