@@ -11,7 +11,8 @@
      the grammar, trailing commas, an empty slice);
    * an item that is not an object, an empty object, a key not in `keys`, a key repeated within
      one record, a nested object or list value;
-   * an integer beyond int64, a number that overflows a double, a number longer than NUM_MAX.
+   * an integer beyond int64, a number that overflows a double, a number longer than NUM_MAX,
+     a float exactly halfway between two shortest digit strings (see tied()).
    Values become the text polars gives the Python value: strings their text, true/false
    "true"/"false", integers their decimal digits ("-0" -> "0"), floats their shortest round-trip
    digits laid out positionally without an exponent or a trailing ".0"; null and an absent key a
@@ -339,6 +340,31 @@ static int append_zeros(Col *c, int64_t n) {
     return 0;
 }
 
+/* Whether |x| lies exactly halfway between two n-digit decimals, n being the length of its
+   shortest round-trip digits: its exact decimal expansion has a 5 as digit n + 1 and nothing
+   after it (read from 25 more digits than that; a rounding carry into a 5 only declines
+   more). Then two shortest candidates are equally near, and CPython's repr (round half even)
+   and polars (half up) may pick different ones: 570000000000000.25 is "...0.2" to one and
+   "...0.3" to the other. Such a value declines, so the Python path gives it polars' own text.
+   Needs the GIL (CPython's dtoa). */
+static int tied(double x, int n) {
+    char *r = PyOS_double_to_string(x < 0 ? -x : x, 'e', n + 25, 0, NULL);
+    if (!r) {
+        PyErr_Clear();
+        return 1;
+    }
+    char digits[96];
+    int k = 0;
+    for (const char *q = r; *q && *q != 'e' && k < (int)sizeof digits; q++)
+        if (*q >= '0' && *q <= '9') digits[k++] = *q;
+    PyMem_Free(r);
+    if (k != n + 26) return 1; /* not the layout asked for: decline */
+    if (digits[n] != '5') return 0;
+    for (int i = n + 1; i < k; i++)
+        if (digits[i] != '0') return 0;
+    return 1;
+}
+
 /* The float's text as polars gives it: shortest round-trip digits (CPython's repr digits),
    positional, no exponent, no ".0". 0 done, -1 decline, -2 out of memory. */
 static int append_float(Col *c, double x) {
@@ -389,7 +415,11 @@ static int append_float(Col *c, double x) {
     while (last > lead + 1 && digits[last - 1] == '0') last--;
     const char *d = digits + lead;
     int n = last - lead;
-    if (n == 1 && d[0] == '0') point = 1; /* zero */
+    if (n == 1 && d[0] == '0') {
+        point = 1; /* zero */
+    } else if (tied(x, n)) {
+        return -1;
+    }
     if (neg && append(c, "-", 1) < 0) return -2;
     if (point <= 0) {
         if (append(c, "0.", 2) < 0 || append_zeros(c, -point) < 0 || append(c, d, n) < 0) return -2;
