@@ -32,7 +32,7 @@ def build(force: bool = False) -> Path:
     include = sysconfig.get_paths()["include"]
     compiler = shlex.split(os.environ.get("CC", "cc"))
     partial = out.with_name(out.name + ".tmp")
-    command = [*compiler, *FLAGS, f"-I{include}", str(SOURCE), "-o", str(partial)]
+    command = [*compiler, *FLAGS, f"-I{include}", str(SOURCE), "-o", str(partial), "-lm"]
     print(" ".join(command))
     subprocess.run(command, check=True)
     partial.replace(out)  # an importer never sees a half-written file
