@@ -2,9 +2,10 @@
 
 The CLI's one-pass export reads and maps a batch of the input (polars' reader and expressions,
 GIL released) while the batch before it is rendered and written: the two halves of the work
-then share the machine's cores instead of taking turns on one. At most two items are alive at
-a time, the one the consumer holds and the one being made: the thread starts on the next item
-only once the consumer has taken the last one.
+then share the machine's cores instead of taking turns on one. The API's multi-file exports
+prepare their next group of batch files the same way (service._prepared_ahead). At most two
+items are alive at a time, the one the consumer holds and the one being made: the thread
+starts on the next item only once the consumer has taken the last one.
 
 The items arrive in order, then the iterator's end; an exception raised by the source is
 raised in the consumer where the item it failed to make would have come (the items before it

@@ -20,6 +20,7 @@ from typing import TypeVar
 
 import polars as pl
 
+from .ahead import Ahead
 from .archive import MemberData, ZipBuilder, deflate_member
 from .catalog import Catalog, Template, get_catalog
 from .cells import display_rows
@@ -219,27 +220,14 @@ def _prepared_ahead(
     def bounds(group: list[BatchPlan]) -> list[tuple[int, int]]:
         return [(b.start, b.stop) for b in group]
 
+    prepared = (
+        (group, prepare(mapped, bounds(group)) if _preparable(group) else None) for group in groups
+    )
     if sum(_preparable(group) for group in groups) < 2:
-        for group in groups:
-            yield group, prepare(mapped, bounds(group)) if _preparable(group) else None
+        yield from prepared
         return
-    with ThreadPoolExecutor(1, thread_name_prefix="batch-preparer") as ahead:
-
-        def start(index: int) -> Future[MappedFrame] | None:
-            if index >= len(groups) or not _preparable(groups[index]):
-                return None
-            return ahead.submit(prepare, mapped, bounds(groups[index]))
-
-        pending = start(0)
-        try:
-            for index, group in enumerate(groups):
-                current, pending = pending, None
-                rendered = current.result() if current is not None else None
-                pending = start(index + 1)
-                yield group, rendered
-        finally:
-            if pending is not None:
-                pending.cancel()
+    with Ahead(prepared, "batch-preparer") as ahead:  # closed early: waits for the prepare
+        yield from ahead
 
 
 def check_record_count(rows: int, limit: int) -> None:
