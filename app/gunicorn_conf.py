@@ -101,11 +101,16 @@ if _control_socket:
 #   of being mapped and unmapped: a fixed threshold of 1 MiB keeps big blocks mapped.
 # * glibc gives each thread (gunicorn's gthread workers run requests on 4) its own arena, each
 #   keeping its own freed memory: at most 2 arenas.
-# * polars' jemalloc keeps freed pages for 0.5-1.5 s: `_RJEM_MALLOC_CONF` returns them at once
-#   (it must be in the environment before polars loads). That costs ~70,000 page faults and
-#   ~20% of a 50k Excel export's time; a 100 ms decay (the CLI's, export_core's
-#   POLARS_ALLOCATOR_CONF) took the workers' peak over 200 MB in `make bench` (201.8 MB Excel,
-#   206.8 MB CSV), so the workers stay memory-first (docs/PERFORMANCE.md, ninth round).
+# * polars' jemalloc keeps freed pages for 0.5-1.5 s, in up to 8 arenas: `_RJEM_MALLOC_CONF`
+#   (it must be in the environment before polars loads) gives it one arena and a 20 ms decay.
+#   Returning freed pages at once (0 ms, until issue 17's eleventh round) cost ~70,000 page
+#   faults and ~20% of a 50k Excel export's time; a 20 ms decay cuts the faults to ~25,000,
+#   but over 8 arenas each kept its own recent pages and one worker's peak crept to 199-210 MB
+#   over 24 exports, and a 100 ms decay (the CLI's, export_core's POLARS_ALLOCATOR_CONF) took
+#   it over 200 MB in `make bench`. With one arena the freed pages are reused by whichever
+#   thread allocates next: 120 alternating 50k Excel / 50k CSV / 10k exports on one worker
+#   levelled off at 194 MB (182 MB at 0 ms), the 50k Excel export 0.53 vs 0.65 s
+#   (docs/PERFORMANCE.md, eleventh round).
 # * With its mmap threshold fixed, glibc stops raising its trim threshold too, which stays at
 #   128 KiB: whenever more than that is free at the top of the heap it is handed back to the
 #   kernel, to be faulted in again moments later. A page fault costs ~4 us on this VM, and
@@ -122,7 +127,7 @@ if _control_socket:
 #
 # The three mallopt settings yield to the same setting made by the operator in the environment.
 
-JEMALLOC_CONF = "dirty_decay_ms:0,muzzy_decay_ms:0"
+JEMALLOC_CONF = "narenas:1,dirty_decay_ms:20,muzzy_decay_ms:0"
 ARENA_MAX = 2
 MMAP_THRESHOLD = 1 << 20
 TRIM_THRESHOLD = 8 << 20

@@ -156,7 +156,7 @@ def test_the_config_sets_the_polars_allocator_default_unless_set() -> None:
     clean = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
     run = [sys.executable, "-c", code, conf]
     default = subprocess.run(run, capture_output=True, text=True, check=True, env=clean)
-    assert default.stdout.strip() == "dirty_decay_ms:0,muzzy_decay_ms:0"
+    assert default.stdout.strip() == "narenas:1,dirty_decay_ms:20,muzzy_decay_ms:0"
     own = {**clean, "_RJEM_MALLOC_CONF": "narenas:1"}
     assert (
         subprocess.run(run, capture_output=True, text=True, check=True, env=own).stdout.strip()
@@ -164,7 +164,7 @@ def test_the_config_sets_the_polars_allocator_default_unless_set() -> None:
     )
     inherited = {**clean, "_RJEM_MALLOC_CONF": "dirty_decay_ms:500,muzzy_decay_ms:1000"}
     got = subprocess.run(run, capture_output=True, text=True, check=True, env=inherited)
-    assert got.stdout.strip() == "dirty_decay_ms:0,muzzy_decay_ms:0"
+    assert got.stdout.strip() == "narenas:1,dirty_decay_ms:20,muzzy_decay_ms:0"
 
 
 def test_the_engine_sets_its_allocator_default_for_the_cli() -> None:
@@ -191,7 +191,7 @@ def test_the_engine_sets_its_allocator_default_for_the_cli() -> None:
     assert got.stdout.split()[0].endswith("," + engine)
     workers = {**clean, "_RJEM_MALLOC_CONF": runpy_value("JEMALLOC_CONF")}
     got = subprocess.run(run, capture_output=True, text=True, check=True, env=workers, cwd=ROOT)
-    assert got.stdout.split()[0].endswith(",dirty_decay_ms:0,muzzy_decay_ms:0")
+    assert got.stdout.split()[0].endswith(",narenas:1,dirty_decay_ms:20,muzzy_decay_ms:0")
 
 
 def runpy_value(name: str) -> str:
