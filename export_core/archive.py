@@ -6,8 +6,10 @@ back), with its bytes already deflated by the thread that rendered them (`deflat
 batch-writer threads then share the deflate, which releases the GIL, instead of one ZIP thread
 doing all of it), or as a path only (read from disk, as `build_zip` does). Either way the
 member is identical: the same name, method, level, timestamp and attributes (taken from the
-file, as ZipFile.write takes them) and the same deflate stream (zlib-ng at DEFLATE_LEVEL, one
-stream per member: its output does not depend on how the input is fed to it)."""
+file, as ZipFile.write takes them) and the same deflate stream: a member of up to WHOLE_BYTES
+deflated whole by libdeflate at DEFLATE_LEVEL (one read from disk is read whole first), a
+bigger one by zlib-ng at STREAM_LEVEL, whose output does not depend on how the input is fed to
+it."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from typing import Any
 from zlib_ng import zlib_ng
 
 from .model import WrittenArchive
+from .writers.deflate import deflate_whole
 
 # An xlsx file is itself a deflated ZIP: deflating it again costs ~18x the time of storing it
 # and saves under 1% (notes/performance.md). CSV is plain text and shrinks to about a third.
@@ -31,8 +34,14 @@ STORED_SUFFIXES = frozenset({".xlsx", ".zip"})
 # deflate is zlib-ng's (as the xlsx packages', writers/deflate.py) at level 2. On the 50 csv
 # batches of 50,000 complete participants (12.3 MB): the stdlib zlib at level 1 took 70 ms for
 # 3.33 MB; zlib-ng at level 1 33 ms but 4.07 MB (+22%: its level 1 is a different, quicker
-# algorithm), at level 2 54 ms for 3.13 MB (-6%), at level 3 69 ms for 2.82 MB.
-DEFLATE_LEVEL = 2
+# algorithm), at level 2 54 ms for 3.13 MB (-6%), at level 3 69 ms for 2.82 MB. Since the
+# eleventh round a member held whole is deflated by libdeflate at level 1 (writers.deflate):
+# on 5,000 complete rows of CSV 4.5 ms for 292 KB where zlib-ng's level 2 took 6.8 ms for
+# 308 KB. libdeflate needs the whole input at once, so members over WHOLE_BYTES (a batch of
+# 5,000 complete rows is ~1.2 MB) are streamed through zlib-ng as before.
+DEFLATE_LEVEL = 1
+STREAM_LEVEL = 2
+WHOLE_BYTES = 4 << 20
 # Members waiting for the ZIP thread. It bounds the memory of members handed over as bytes
 # (a 1,000-row complete CSV is ~240 KB, a 5,000-row one ~1.2 MB) while letting the writer run
 # a few files ahead of the deflate.
@@ -45,7 +54,8 @@ def compress_type_for(member: Path) -> int:
 
 
 def _compressor() -> Any:
-    return zlib_ng.compressobj(DEFLATE_LEVEL, zlib_ng.DEFLATED, -15)
+    """The streaming compressor of members over WHOLE_BYTES."""
+    return zlib_ng.compressobj(STREAM_LEVEL, zlib_ng.DEFLATED, -15)
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,8 @@ def deflate_member(member: Path, data: bytes) -> bytes | DeflatedMember:
     such a member (`data` itself otherwise): what `ZipBuilder.add` takes."""
     if compress_type_for(member) != zipfile.ZIP_DEFLATED:
         return data
+    if len(data) <= WHOLE_BYTES:
+        return DeflatedMember(data, deflate_whole(data, DEFLATE_LEVEL))
     compressor = _compressor()
     return DeflatedMember(data, compressor.compress(data) + compressor.flush())
 
@@ -84,7 +96,7 @@ class _Deflated:
 
 
 class ArchiveZipFile(zipfile.ZipFile):
-    """A ZipFile deflating with zlib-ng at DEFLATE_LEVEL; `write_deflated` adds a member
+    """A ZipFile deflating with zlib-ng at STREAM_LEVEL; `write_deflated` adds a member
     whose stream was deflated beforehand."""
 
     _ready: bytes | None = None
@@ -110,9 +122,13 @@ def _write_member(archive: ArchiveZipFile, member: Path, data: MemberData) -> in
     its uncompressed size."""
     kind = compress_type_for(member)
     level = DEFLATE_LEVEL if kind == zipfile.ZIP_DEFLATED else None
+    if data is None and kind == zipfile.ZIP_DEFLATED and member.stat().st_size <= WHOLE_BYTES:
+        data = member.read_bytes()  # deflated whole, as if it had been handed over
     if data is None:
         archive.write(member, arcname=member.name, compress_type=kind, compresslevel=level)
         return member.stat().st_size
+    if kind == zipfile.ZIP_DEFLATED and not isinstance(data, DeflatedMember):
+        data = deflate_member(member, data)
     # What ZipFile.write does, minus reading the file back: timestamp and mode from the file.
     info = zipfile.ZipInfo.from_file(member, member.name)
     if isinstance(data, DeflatedMember):

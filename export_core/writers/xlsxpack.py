@@ -30,7 +30,6 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import polars as pl
 import xlsxwriter.worksheet
@@ -69,14 +68,14 @@ class Member:
 
     @classmethod
     def of(cls, name: str, *parts: Buffer) -> Member:
-        """The member whose content is `parts` back to back, deflated without joining them
-        (a sheet's ~1 MB of XML is not copied; a bigger one is deflated in parallel)."""
+        """The member whose content is `parts` back to back: up to one block (a batch file's
+        sheet of ~1 MB of XML) joined and deflated whole by libdeflate, a bigger one fed to
+        zlib-ng in parallel pieces without joining them."""
         size = sum(len(part) for part in parts)
-        compressor: Any = (
-            deflate.ParallelDeflater()
-            if size > deflate.BLOCK_BYTES
-            else zlib_ng.compressobj(deflate.LEVEL, zlib_ng.DEFLATED, -15)
-        )
+        if size <= deflate.BLOCK_BYTES:
+            whole = parts[0] if len(parts) == 1 else b"".join(parts)
+            return cls(name, zlib_ng.crc32(whole), size, deflate.deflate_whole(whole))
+        compressor = deflate.ParallelDeflater()
         out, crc = [], 0
         for part in parts:
             out.append(compressor.compress(part))

@@ -7,11 +7,16 @@ import zipfile
 import zlib
 from pathlib import Path
 
+import deflate as libdeflate
 import pytest
+from zlib_ng import zlib_ng
 
 from benchmarks.datagen import records
 from export_core.archive import (
+    DEFLATE_LEVEL,
     QUEUE_DEPTH,
+    STREAM_LEVEL,
+    WHOLE_BYTES,
     DeflatedMember,
     ZipBuilder,
     build_zip,
@@ -181,3 +186,31 @@ def test_builder_abort_stops_the_thread(tmp_path: Path) -> None:
     assert _builder_threads() == []
     target.unlink()  # the caller removes what is left
     builder.abort()  # twice is harmless
+
+
+def test_whole_members_by_libdeflate_bigger_ones_streamed(tmp_path: Path) -> None:
+    """A csv member of up to WHOLE_BYTES is libdeflate's stream at DEFLATE_LEVEL, a bigger
+    one zlib-ng's at STREAM_LEVEL; either way the ZIP is the same byte for byte whether the
+    members are read from disk, handed over as bytes or deflated beforehand."""
+    small = tmp_path / "participants_batch_1_of_2.csv"
+    small.write_bytes(
+        b"ID,Name\r\n" + b"".join(b"%d,Budi %d\r\n" % (i, i * 7) for i in range(9_000))
+    )
+    big = tmp_path / "participants_batch_2_of_2.csv"
+    big.write_bytes(b"".join(b"%d,Name %d,%d\r\n" % (i, i % 977, i * 31) for i in range(300_000)))
+    assert small.stat().st_size <= WHOLE_BYTES < big.stat().st_size
+    members = [small, big]
+    expected = build_zip(members, tmp_path / "expected.zip")
+    with zipfile.ZipFile(tmp_path / "expected.zip") as zf:
+        sizes = {info.filename: info.compress_size for info in zf.infolist()}
+        assert all(zf.read(m.name) == m.read_bytes() for m in members)
+    assert sizes[small.name] == len(libdeflate.deflate_compress(small.read_bytes(), DEFLATE_LEVEL))
+    stream = zlib_ng.compressobj(STREAM_LEVEL, zlib_ng.DEFLATED, -15)
+    assert sizes[big.name] == len(stream.compress(big.read_bytes()) + stream.flush())
+    for how in ("bytes", "deflated"):
+        builder = ZipBuilder(tmp_path / f"{how}.zip")
+        for member in members:
+            data = member.read_bytes()
+            builder.add(member, data if how == "bytes" else deflate_member(member, data))
+        assert builder.finish().zip_file_size == expected.zip_file_size
+        assert (tmp_path / f"{how}.zip").read_bytes() == (tmp_path / "expected.zip").read_bytes()

@@ -11,13 +11,13 @@ import zlib
 from datetime import datetime
 from pathlib import Path
 
+import deflate as libdeflate
 import openpyxl
 import pytest
 import xlsxwriter
 import xlsxwriter.workbook
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from zlib_ng import zlib_ng
 
 from benchmarks.datagen import records
 from export_core.catalog import get_catalog
@@ -155,9 +155,9 @@ def test_the_export_writer_packages_through_it(
 def test_small_files_packaged_from_a_skeleton_deflate_at_the_set_level(
     level: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Small files (xlsxpack): every member, fixed or the file's own, is what one zlib-ng
-    stream at the set level makes of its content (the sheet, fed in pieces, within 1%; the
-    levels tested differ by 10-50% on it)."""
+    """Small files (xlsxpack): every member, fixed or the file's own, is what libdeflate
+    makes of its content at the set level, held whole (the levels tested differ by 10-50% on
+    the sheet)."""
     monkeypatch.setattr(deflate, "LEVEL", level)
     xlsxpack.skeleton.cache_clear()  # its fixed members were deflated at the level of then
     frame = records_to_frame(records("participants", 50, seed=3))
@@ -168,13 +168,8 @@ def test_small_files_packaged_from_a_skeleton_deflate_at_the_set_level(
     with zipfile.ZipFile(target) as archive:
         assert archive.testzip() is None
         for info in archive.infolist():
-            one = zlib_ng.compressobj(level, zlib_ng.DEFLATED, -15)
-            content = archive.read(info)
-            expected = len(one.compress(content) + one.flush())
-            if info.filename == xlsxpack.SHEET:  # fed in pieces: block boundaries may move
-                assert abs(info.compress_size - expected) <= expected / 100
-            else:
-                assert info.compress_size == expected, info.filename
+            expected = libdeflate.deflate_compress(archive.read(info), level)
+            assert info.compress_size == len(expected), info.filename
 
 
 def test_a_forked_child_deflates_with_a_pool_of_its_own(tmp_path: Path) -> None:
