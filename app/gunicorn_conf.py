@@ -4,6 +4,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import glob
+import importlib.util
 import json
 import os
 import platform
@@ -108,9 +109,10 @@ if _control_socket:
 #   but over 8 arenas each kept its own recent pages and one worker's peak crept to 199-210 MB
 #   over 24 exports, and a 100 ms decay (the CLI's, export_core's POLARS_ALLOCATOR_CONF) took
 #   it over 200 MB in `make bench`. With one arena the freed pages are reused by whichever
-#   thread allocates next: 120 alternating 50k Excel / 50k CSV / 10k exports on one worker
-#   levelled off at 194 MB (182 MB at 0 ms), the 50k Excel export 0.53 vs 0.65 s
-#   (docs/PERFORMANCE.md, eleventh round).
+#   thread allocates next, and with every arena purged once a response is made (below, "polars'
+#   allocator purged after each request"), 120 back-to-back 50k Excel / 50k CSV / 10k exports
+#   on one worker peaked at 199 MB at most (50k Excel median 191 MB; 187 MB at 0 ms), the 50k
+#   Excel export ~0.52 vs ~0.63 s (docs/PERFORMANCE.md, eleventh round).
 # * With its mmap threshold fixed, glibc stops raising its trim threshold too, which stays at
 #   128 KiB: whenever more than that is free at the top of the heap it is handed back to the
 #   kernel, to be faulted in again moments later. A page fault costs ~4 us on this VM, and
@@ -221,9 +223,60 @@ def drop_cached_pages(paths: Iterable[str]) -> list[str]:
     return dropped
 
 
+# --- polars' allocator purged after each request ----------------------------------------------
+# With a decay (JEMALLOC_CONF above), pages a request freed stay with polars' jemalloc until
+# its clock runs out and some thread allocates again. A client that sends its next request as
+# soon as the response arrives then has that request start on top of them: sent back to back,
+# one 50k CSV export in ten peaked at 199-212 MB instead of ~184 (with a 0.1 s pause between
+# requests, or a 0 ms decay, never over 193). app/jemalloc.py reaches jemalloc's mallctl
+# through the library's symbol table, and each worker purges every arena once the app has made
+# a response, before it is sent (~0.1-2 ms), so the next request starts from what is live. The
+# master finds the function in the file (before the library's cached pages are dropped); each
+# worker attaches once it has loaded the app (and polars).
+
+
+def _sibling(name: str):  # type: ignore[no-untyped-def]
+    """A module of this directory, loaded by path: importing the `app` package here would load
+    the whole app (and polars) into the master."""
+    spec = importlib.util.spec_from_file_location(
+        f"ybb_gunicorn_{name}",
+        os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py"),
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+jemalloc = _sibling("jemalloc")
+POLARS_MALLCTL: list[object] = []  # the master's find: [Located] (inherited by the workers)
+_ATTACHED: list[object] = []  # each worker's: [Jemalloc or None]
+
+
+def locate_polars_mallctl(libraries: Iterable[str]) -> object | None:
+    """Where polars' mallctl is, in the first of `libraries` that has it (None: nowhere)."""
+    for path in libraries:
+        located = jemalloc.locate(path)
+        if located is not None:
+            return located
+    return None
+
+
+def polars_allocator() -> object | None:
+    """This worker's polars jemalloc (`jemalloc.Jemalloc`), or None when out of reach."""
+    if not _ATTACHED:
+        _ATTACHED.append(jemalloc.attach(POLARS_MALLCTL[0]) if POLARS_MALLCTL else None)
+    return _ATTACHED[0]
+
+
 def on_starting(server):  # type: ignore[no-untyped-def]
-    """The master, before it forks the first worker: polars' cached pages dropped (above), and
-    the metrics directory made ready (below)."""
+    """The master, before it forks the first worker: polars' mallctl found (above), polars'
+    cached pages dropped (above), and the metrics directory made ready (below)."""
+    located = locate_polars_mallctl(polars_libraries())
+    if located is not None:
+        POLARS_MALLCTL.append(located)
+    server.log.info("polars' mallctl: %s", "found" if located is not None else "not found")
     dropped = drop_cached_pages(polars_libraries())
     server.log.info("cached pages dropped: %s", ", ".join(dropped) or "none")
     path, _ = prepare_metrics_dir()
@@ -325,6 +378,35 @@ def post_fork(server, worker):  # type: ignore[no-untyped-def]
 def release_free_heap() -> bool:
     """Hand glibc's free heap pages back to the kernel (malloc_trim(0)); True if any went."""
     return bool(_LIBC.malloc_trim(0)) if _LIBC is not None else False
+
+
+def purging_after(wsgi, purge):  # type: ignore[no-untyped-def]
+    """The WSGI app `wsgi`, calling `purge()` once it has made each response (a handler's
+    locals are gone by then; a streamed body, such as a download, is read afterwards)."""
+
+    def app(environ, start_response):  # type: ignore[no-untyped-def]
+        try:
+            return wsgi(environ, start_response)
+        finally:
+            purge()
+
+    return app
+
+
+def post_worker_init(worker):  # type: ignore[no-untyped-def]
+    """Each worker, its app loaded: attached to polars' allocator (above), which it purges
+    after each response is made, and logs."""
+    allocator = polars_allocator()
+    if allocator is None:
+        worker.log.info("polars allocator out of reach: freed pages go back by decay only")
+        return
+    worker.wsgi = purging_after(worker.wsgi, allocator.purge)  # type: ignore[attr-defined]
+    worker.log.info(
+        "polars allocator: jemalloc %s, %d arena(s), dirty decay %d ms, purged after each response",
+        allocator.version(),  # type: ignore[attr-defined]
+        allocator.read("opt.narenas", ctypes.c_uint),  # type: ignore[attr-defined]
+        allocator.read("opt.dirty_decay_ms", ctypes.c_ssize_t),  # type: ignore[attr-defined]
+    )
 
 
 def post_request(worker, req, environ, resp):  # type: ignore[no-untyped-def]

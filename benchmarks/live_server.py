@@ -42,7 +42,9 @@ def live_server(
     yield (base_url, master_pid). Stops it on exit."""
     port = free_port()
     full_env = {
-        **os.environ,
+        # Not an allocator setting export_core gave this process (the CLI's), if it imported
+        # it: the workers get app/gunicorn_conf.py's, as when the Procfile starts them.
+        **{k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"},
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "WEB_CONCURRENCY": str(workers),

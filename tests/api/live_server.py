@@ -51,7 +51,9 @@ class LiveServer:
         self.port = free_port()
         venv_bin = ROOT / ".venv" / "bin"
         env = {
-            **os.environ,
+            # Not the allocator setting export_core gave this process (the CLI's): the workers
+            # get app/gunicorn_conf.py's, as when the Procfile starts them.
+            **{k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"},
             "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
             "HOST": "127.0.0.1",
             "PORT": str(self.port),

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import json
 import mmap
 import os
 import platform
 import runpy
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -293,3 +295,100 @@ def test_the_master_drops_polars_cached_pages_before_its_workers_start(tmp_path:
         log = live.log_path.read_text(encoding="utf-8", errors="replace")
     assert f"cached pages dropped: {lib}" in log
     assert left < 0.95, f"{left:.0%} of {lib} still cached"
+
+
+# --- polars' allocator purged after each request (app/jemalloc.py) ----------------------------
+
+_PURGE_PROBE = """
+import ctypes, dataclasses, json, runpy, sys
+conf = runpy.run_path(sys.argv[1])
+jemalloc = conf["jemalloc"]
+located = conf["locate_polars_mallctl"](conf["polars_libraries"]())
+import polars as pl
+allocator = jemalloc.attach(located)
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096 >> 20
+frame = pl.DataFrame({"a": pl.int_range(0, 25_000_000, eager=True)}).with_columns(b=pl.col("a") * 3)
+held = rss()
+del frame
+freed = rss()
+allocator.purge()
+print(json.dumps({
+    "version": allocator.version(),
+    "narenas": allocator.read("opt.narenas", ctypes.c_uint),
+    "dirty_decay_ms": allocator.read("opt.dirty_decay_ms", ctypes.c_ssize_t),
+    "held": held, "freed": freed, "purged": rss(),
+    "wrong_bytes": jemalloc.attach(dataclasses.replace(located, head=bytes(16))) is None,
+    "not_loaded": jemalloc.attach(dataclasses.replace(located, inode=0)) is None,
+}))
+"""
+
+
+@pytest.mark.skipif(not LINUX, reason="an ELF library and /proc/self/maps")
+def test_polars_jemalloc_is_reached_and_purges_its_freed_pages() -> None:
+    """Through the mallctl the config finds: jemalloc's own answers (version, the settings
+    given in the environment), and pages a dropped frame left with the allocator (a 10 s
+    decay keeps them) go back to the kernel on `purge`. A wrong address check or a library
+    this process has not loaded gives no allocator at all."""
+    clean = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    env = {**clean, "_RJEM_MALLOC_CONF": "narenas:1,dirty_decay_ms:10000,muzzy_decay_ms:0"}
+    conf = str(ROOT / "app" / "gunicorn_conf.py")
+    done = subprocess.run(
+        [sys.executable, "-c", _PURGE_PROBE, conf], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    assert got["version"].startswith("5.")
+    assert (got["narenas"], got["dirty_decay_ms"]) == (1, 10000)
+    assert got["held"] - got["freed"] < 50, got  # freed, but still resident (the decay)
+    assert got["freed"] - got["purged"] > 250, got  # ~400 MB of columns handed back
+    assert got["wrong_bytes"] and got["not_loaded"]
+
+
+def test_locate_reads_only_elf_symbol_tables_that_have_the_function(tmp_path: Path) -> None:
+    jemalloc = _conf()["jemalloc"]
+    lib = _conf()["polars_libraries"]()[0]
+    located = jemalloc.locate(lib)
+    assert located is not None and located.value > 0 and len(located.head) == 16
+    assert located.inode == os.stat(lib).st_ino
+    not_elf = tmp_path / "lib.so"
+    not_elf.write_bytes(b"\x7fELF" + os.urandom(4096))
+    assert jemalloc.locate(str(not_elf)) is None
+    assert jemalloc.locate(str(tmp_path / "missing.so")) is None
+    other = next((ROOT / "export_core").glob("_jsoncols*.so"))  # ELF, no such function
+    assert jemalloc.locate(str(other)) is None
+
+
+@pytest.mark.live
+@pytest.mark.slow
+def test_each_worker_reaches_polars_allocator_with_the_configs_settings(tmp_path: Path) -> None:
+    with LiveServer(tmp_path / "data", workers=2) as live:
+        assert requests.get(f"{live.url}/health", timeout=10).status_code == 200
+        deadline = time.monotonic() + 10
+        while (found := _allocator_lines(live.log_path)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert found == 2, live.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def _allocator_lines(log: Path) -> int:
+    text = log.read_text(encoding="utf-8", errors="replace")
+    return text.count("1 arena(s), dirty decay 20 ms, purged after each response")
+
+
+def test_purging_after_calls_purge_once_each_response_is_made() -> None:
+    purging_after = _conf()["purging_after"]
+    purged: list[str] = []
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        if environ.get("fail"):
+            raise RuntimeError("the app failed")
+        purged.append("made")  # the response is made before the purge
+        start_response("200 OK", [])
+        return [b"body"]
+
+    app = purging_after(wsgi, lambda: purged.append("purged"))
+    assert app({}, lambda *a: None) == [b"body"]
+    assert purged == ["made", "purged"]
+    with pytest.raises(RuntimeError, match="the app failed"):
+        app({"fail": True}, lambda *a: None)
+    assert purged == ["made", "purged", "purged"]
