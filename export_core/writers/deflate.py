@@ -14,11 +14,12 @@ leaving the decompressed members exactly as they were:
   that byte-aligns the output) and the last one by a finish. The pieces concatenated are one
   valid raw deflate stream; ZipFile computes the CRC over the uncompressed data as always.
   The dictionary keeps matches across the cuts, so the size stays within ~0.1% of one stream.
-  Members up to one block (every sheet of the API's batch files but the biggest) take a single
-  compressor in the calling thread.
+  Members up to one block (every sheet of the API's batch files but the biggest) are deflated
+  whole in the calling thread, by libdeflate (below).
 
 * **libdeflate** (the `deflate` wheel) for a member held whole in memory (`deflate_whole`:
-  the small packages' sheets, writers.xlsxpack, and the ZIP's csv members, export_core.archive):
+  the small packages' members, writers.xlsxpack, a package's members up to one block, and the
+  ZIP's csv members, export_core.archive):
   at level 4 on the templates' sheet XML it takes ~17% less CPU than zlib-ng's level 4 for
   files within -0.6% to +1.4% of its size (issue 17, eleventh round). It has no streaming
   interface, so every member that is fed in pieces stays with zlib-ng.
@@ -132,8 +133,8 @@ class ParallelDeflater:
             raise ValueError("ParallelDeflater only finishes its stream")
         last = bytes(self._buffer)
         self._buffer.clear()
-        if not self._started:  # one block or less: one stream, in this thread
-            return _deflate_piece(last, self.level, b"", final=True)
+        if not self._started:  # one block or less: deflated whole, in this thread
+            return deflate_whole(last, self.level)
         self._submit(last, final=True)
         out = [future.result() for future in self._pending]
         self._pending.clear()
