@@ -283,8 +283,22 @@ static char *put_i64(char *p, int64_t v) {
     return put_u64(p, (uint64_t)v);
 }
 
+static u128 POW10[21];
+
+static void init_pow10(void) {
+    POW10[0] = 1;
+    for (int k = 1; k <= 20; k++) POW10[k] = POW10[k - 1] * 10;
+}
+
 /* x as polars' Float64 -> String cast with ".0" stripped, for x == 0 and 2^-10 <= |x| <
-   2^53 (always positional there). Returns the end, or NULL to decline. */
+   2^53 (always positional there). Returns the end, or NULL to decline.
+   x = X / 2^s exactly; it reads back from any decimal inside [L / 2^s, U / 2^s] (the ends
+   included when the mantissa is even). With k decimals the candidates are the integers in
+   that interval scaled by 10^k. The fewest decimals having one give the shortest spelling,
+   the nearest of them to x when there are several (Ryu's and CPython's repr's choice; a tie
+   between two declines). The search starts at k0, the most decimals for which the interval is
+   narrower than one unit: with at most one candidate there, any shorter spelling is that one
+   with zeros appended, so its trailing zeros are stripped. */
 static char *put_double(char *p, double x) {
     uint64_t bits;
     memcpy(&bits, &x, sizeof bits);
@@ -302,9 +316,11 @@ static char *put_double(char *p, double x) {
     u128 U = X + 2;
     u128 L = X - (fraction == 0 ? 1 : 2); /* the gap below a power of two is half as wide */
     int inclusive = (m & 1) == 0;         /* round-half-even reading keeps the ends */
-    u128 mask = ((u128)1 << s) - 1, half = (u128)1 << (s - 1);
-    u128 scale = 1;
-    for (int k = 0; k <= 20; k++, scale *= 10) {
+    u128 one = (u128)1 << s, mask = one - 1, half = one >> 1;
+    int k0 = (int)((s - 2) * 0.30103); /* 4 * 10^k0 < 2^s: at most one candidate */
+    while (k0 >= 0 && 4 * POW10[k0] >= one) k0--;
+    for (int k = k0 < 0 ? 0 : k0; k <= 20; k++) {
+        u128 scale = POW10[k];
         u128 lo_num = L * scale, hi_num = U * scale;
         u128 lo = lo_num >> s, hi = hi_num >> s;
         if (lo_num & mask)
@@ -313,18 +329,30 @@ static char *put_double(char *p, double x) {
             lo++;
         if (!(hi_num & mask) && !inclusive) hi--;
         if (lo > hi) continue;
-        u128 x_num = X * scale;
-        u128 n = x_num >> s, rem = x_num & mask;
-        if (rem > half)
-            n++;
-        else if (rem == half)
-            return NULL; /* halfway between two candidates: declined */
-        if (n < lo) n = lo;
-        if (n > hi) n = hi;
+        u128 n;
+        int digits_after = k;
+        if (k == k0) {
+            n = lo; /* the only candidate */
+            while (digits_after > 0 && n % 10 == 0) {
+                n /= 10;
+                digits_after--;
+            }
+        } else {
+            u128 x_num = X * scale;
+            u128 rem = x_num & mask;
+            n = x_num >> s;
+            if (rem > half)
+                n++;
+            else if (rem == half)
+                return NULL; /* halfway between two candidates: declined */
+            if (n < lo) n = lo;
+            if (n > hi) n = hi;
+        }
         if (n >= (u128)10000000000000000000ULL) return NULL;
         char digits[24];
         char *end = put_u64(digits, (uint64_t)n);
         int nd = (int)(end - digits);
+        k = digits_after;
         if (k == 0) return put(p, digits, (size_t)nd);
         if (nd <= k) {
             p = put(p, "0.", 2);
@@ -624,5 +652,6 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_sheetrows", NULL, -
 
 PyMODINIT_FUNC PyInit__sheetrows(void) {
     init_special();
+    init_pow10();
     return PyModule_Create(&module);
 }
