@@ -504,3 +504,25 @@ def test_renders_in_parallel_threads() -> None:
     for thread in threads:
         thread.join()
     assert results == [want] * 4
+
+
+def test_escapes_are_found_at_every_position() -> None:
+    """The scan skips 16 bytes at a time: a character needing an escape is found wherever it
+    sits, and look-alikes are not taken for one."""
+    columns = [_column("s", "text")]
+    for size in range(1, 40):
+        for at in range(size):
+            for needs in ("&", "<", ">", "\x01", "\x1f", "\uffff", "\ufffe"):
+                text = "a" * at + needs + "b" * (size - at - 1)
+                assert (
+                    sheetnative.render(pl.DataFrame({"s": [text]}), columns, [(1, 1)], STYLES)
+                    is None
+                )
+            literal = "a" * at + "_x00A9_" + "b" * (size - at - 1)
+            assert (
+                sheetnative.render(pl.DataFrame({"s": [literal]}), columns, [(1, 1)], STYLES)
+                is None
+            )
+        fine = ["\t" * size, "_" * size, "é" * size, "\uefff" * size, "\uf000" * size, "x_" * size]
+        fine += ["_x00G0_" + "c" * size, "c" * size + "_x00A9", "c" * size + "\n"]
+        assert check(pl.DataFrame({"s": fine}), columns)
