@@ -526,3 +526,26 @@ def test_escapes_are_found_at_every_position() -> None:
         fine = ["\t" * size, "_" * size, "é" * size, "\uefff" * size, "\uf000" * size, "x_" * size]
         fine += ["_x00G0_" + "c" * size, "c" * size + "_x00A9", "c" * size + "\n"]
         assert check(pl.DataFrame({"s": fine}), columns)
+
+
+def test_a_group_the_c_renderer_declines_is_prepared_by_polars() -> None:
+    """One value needing an escape sends its whole group down the polars path (its XML column,
+    no native files); each file's prepared rows are still the reference's."""
+    template = CATALOG.template("participants", "complete")
+    mapped = map_frame(records_to_frame(records("participants", 1_300, seed=4)), template)
+    notes = mapped.frame.get_column("notes").scatter(700, "fish & chips")
+    mapped = dataclasses.replace(mapped, frame=mapped.frame.with_columns(notes))
+    bounds = [(0, 300), (300, 1_300)]
+    prepared = xlsx.prepare(mapped, bounds)
+    assert prepared.prepared == () and sheetxml.XML_COLUMN in prepared.frame.columns
+    columns, styles = list(template.columns), template_styles(template.columns)
+    for start, stop in bounds:
+        one = dataclasses.replace(prepared, frame=prepared.frame.slice(start, stop - start))
+        rows = prepared_rows(one, 1)
+        assert rows is not None and isinstance(rows.rows, pl.DataFrame)
+        buffer = io.BytesIO()
+        rows.write_to(buffer)
+        frame = mapped.frame.slice(start, stop - start)
+        assert [(buffer.getvalue(), rows.last_row)] == reference(
+            frame, columns, [(stop - start, 1)], styles
+        )
