@@ -17,7 +17,11 @@ Cells follow xlsxwriter's `_write_cell` in constant_memory mode:
   raw text kept for it (see export_core.model) is written as text.
 
 The one deliberate difference: text that looks like `<r>...</r>` is escaped like any other text,
-where xlsxwriter would paste it into the file unescaped as rich-text XML."""
+where xlsxwriter would paste it into the file unescaped as rich-text XML.
+
+export_core.writers.sheetnative writes the same bytes with a C extension (export_core/
+_sheetrows.c) wherever it can, and declines the rest: this module is the reference its tests
+compare with, and the fallback for whatever it declines."""
 
 from __future__ import annotations
 

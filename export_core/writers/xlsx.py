@@ -168,8 +168,9 @@ class _SheetWriter:
     def write_rows(self, sheet: Worksheet, rows: MappedFrame, first_row: int = 1) -> None:
         """Typed cells of `rows` from sheet row `first_row` on; None and "" leave the cell
         empty. Uses the rows `prepare` rendered when they fit this sheet, else renders them
-        in bulk (sheetxml), BLOCK_ROWS at a time; a column of a dtype only xlsxwriter's own
-        per-cell path knows sends the sheet down that path."""
+        in bulk (sheetnative's C renderer, else sheetxml's polars one), BLOCK_ROWS at a time;
+        a column of a dtype only xlsxwriter's own per-cell path knows sends the sheet down
+        that path."""
         frame = rows.frame
         prepared = prepared_rows(rows, first_row)
         if prepared is not None:
