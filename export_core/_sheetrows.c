@@ -14,7 +14,9 @@
      literal _xHHHH_) or longer than 32,767 bytes (Excel's cut and the UTF-16 fix);
    * NaN / inf, a date before 1900-01-01 (the reference writes them as text);
    * a float (or datetime serial) whose magnitude is below 2^-10 or not below 2^53 (zero
-     excepted), or that lies exactly halfway between two shortest digit strings;
+     excepted), or that lies exactly halfway between two shortest digit strings (polars 2.1's
+     cast picks the even one there, as CPython's repr does, but polars' other paths have
+     rounded half up: declined, so no polars version can make the two renderers differ);
    * a file of more rows than a sheet holds, or columns of unequal lengths.
    Floats are written as polars' Float64 -> String cast, ".0" stripped: shortest round-trip
    digits, the nearest of them to the value, positional in the range handled (|x| in
@@ -266,11 +268,13 @@ static inline int white(uint32_t c) {
            c == 0x3000;
 }
 
+/* The code point UTF-8 text (valid: polars' strings are) starts with; 0 if cut short. */
 static uint32_t first_char(const unsigned char *s, int64_t n) {
     unsigned char b = s[0];
-    if (b < 0x80 || n < 2) return b;
-    if (b < 0xE0) return ((uint32_t)(b & 0x1F) << 6) | (s[1] & 0x3F);
-    if (b < 0xF0 || n < 4) return n < 3 ? 0 : ((uint32_t)(b & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
+    if (b < 0x80) return b;
+    if (b < 0xE0) return n < 2 ? 0 : ((uint32_t)(b & 0x1F) << 6) | (s[1] & 0x3F);
+    if (b < 0xF0) return n < 3 ? 0 : ((uint32_t)(b & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
+    if (n < 4) return 0;
     return ((uint32_t)(b & 0x07) << 18) | ((uint32_t)(s[1] & 0x3F) << 12) | ((uint32_t)(s[2] & 0x3F) << 6) |
            (s[3] & 0x3F);
 }
