@@ -18,7 +18,8 @@ $(VENV)/.installed: requirements.txt $(BIN)/python
 	$(BIN)/python export_core/_build.py
 	touch $@
 
-## native: the C extension export_core/_jsoncols.c, built in place (when older than its source)
+## native: the C extensions export_core/_jsoncols.c and _sheetrows.c, built in place (each when
+## older than its source)
 native: $(VENV)/.installed
 	$(BIN)/python export_core/_build.py
 
@@ -73,4 +74,5 @@ bench: $(VENV)/.installed-dev native
 	$(BIN)/python -m benchmarks.run_all
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache export_core/_jsoncols*.so
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache export_core/_jsoncols*.so \
+		export_core/_sheetrows*.so

@@ -1,11 +1,14 @@
-"""Builds the C extension export_core/_jsoncols.c in place (run by `make` and deploy/Dockerfile).
+"""Builds the C extensions of export_core in place (run by `make` and deploy/Dockerfile).
 
     python export_core/_build.py [--force]
 
-Compiles with the C compiler on PATH (`cc`, or $CC) against this interpreter's headers, into
-export_core/_jsoncols<EXT_SUFFIX>; skipped when that file is newer than the source (unless
---force). The module is optional at run time (export_core.jsoncolumns falls back to msgspec),
-but the tests assert it imports, so a checkout where `make test` ran cannot silently lack it."""
+Each module in MODULES (export_core/<name>.c: `_jsoncols`, the request bodies' JSON decoder;
+`_sheetrows`, the xlsx sheets' row XML) is compiled with the C compiler on PATH (`cc`, or
+$CC) against this interpreter's headers, into export_core/<name><EXT_SUFFIX>; a module is
+skipped when that file is newer than its source (unless --force). Both are optional at run
+time (export_core.jsoncolumns falls back to msgspec, export_core.writers.sheetnative to the
+polars renderer), but the tests assert they import, so a checkout where `make test` ran
+cannot silently lack them."""
 
 from __future__ import annotations
 
@@ -17,26 +20,34 @@ import sysconfig
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SOURCE = HERE / "_jsoncols.c"
+MODULES = ("_jsoncols", "_sheetrows")
 FLAGS = ["-O2", "-shared", "-fPIC", "-Wall", "-Wextra", "-Werror"]
 
 
-def target() -> Path:
-    return HERE / f"_jsoncols{sysconfig.get_config_var('EXT_SUFFIX')}"
+def source(name: str) -> Path:
+    return HERE / f"{name}.c"
 
 
-def build(force: bool = False) -> Path:
-    out = target()
-    if not force and out.exists() and out.stat().st_mtime >= SOURCE.stat().st_mtime:
+def target(name: str = "_jsoncols") -> Path:
+    return HERE / f"{name}{sysconfig.get_config_var('EXT_SUFFIX')}"
+
+
+def build_one(name: str, force: bool = False) -> Path:
+    out, src = target(name), source(name)
+    if not force and out.exists() and out.stat().st_mtime >= src.stat().st_mtime:
         return out
     include = sysconfig.get_paths()["include"]
     compiler = shlex.split(os.environ.get("CC", "cc"))
     partial = out.with_name(out.name + ".tmp")
-    command = [*compiler, *FLAGS, f"-I{include}", str(SOURCE), "-o", str(partial), "-lm"]
+    command = [*compiler, *FLAGS, f"-I{include}", str(src), "-o", str(partial), "-lm"]
     print(" ".join(command))
     subprocess.run(command, check=True)
     partial.replace(out)  # an importer never sees a half-written file
     return out
+
+
+def build(force: bool = False) -> list[Path]:
+    return [build_one(name, force) for name in MODULES]
 
 
 if __name__ == "__main__":

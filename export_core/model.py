@@ -18,11 +18,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
 from .catalog import Template
+
+if TYPE_CHECKING:
+    from .writers.sheetxml import PreparedFile
 
 RAW_SUFFIX = "\x00raw"
 CellValue = int | float | str | date | datetime | None
@@ -77,6 +80,9 @@ class MappedFrame:
     template: Template
     frame: pl.DataFrame
     quality: QualityReport
+    # Sheet rows the xlsx writer's `prepare` rendered natively, per file of its group (the
+    # frame's PREPARED_FILE column says which rows are whose); see writers.xlsxrows.
+    prepared: tuple[PreparedFile, ...] = ()
 
     @property
     def height(self) -> int:

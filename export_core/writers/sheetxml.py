@@ -17,7 +17,11 @@ Cells follow xlsxwriter's `_write_cell` in constant_memory mode:
   raw text kept for it (see export_core.model) is written as text.
 
 The one deliberate difference: text that looks like `<r>...</r>` is escaped like any other text,
-where xlsxwriter would paste it into the file unescaped as rich-text XML."""
+where xlsxwriter would paste it into the file unescaped as rich-text XML.
+
+export_core.writers.sheetnative writes the same bytes with a C extension (export_core/
+_sheetrows.c) wherever it can, and declines the rest: this module is the reference its tests
+compare with, and the fallback for whatever it declines."""
 
 from __future__ import annotations
 
@@ -49,6 +53,7 @@ _NEEDS_ESCAPE = r"[&<>\x00-\x08\x0B-\x1F\x{FFFE}\x{FFFF}]|_x[0-9a-fA-F]{4}_"
 ROW_COLUMN = "\x00row"
 XML_COLUMN = "\x00xml"
 ROW_NUMBER = "\x00row_number"
+PREPARED_FILE = "\x00prepared_file"  # the row's file in MappedFrame.prepared (native rows)
 EXCEL_EPOCH = date(1900, 1, 1)
 _UTF16_CHECK_CHARS = EXCEL_MAX_CELL_CHARS // 2  # shorter text cannot exceed the limit
 
@@ -262,10 +267,11 @@ def fix_utf16_lengths(frame: pl.DataFrame, names: Sequence[str]) -> pl.DataFrame
 
 @dataclass(frozen=True)
 class RenderedRows:
-    """A block's `<row>` elements, one per frame row that has cells (column XML_COLUMN), and
-    the last 0-based sheet row among them (-1 when no row has a cell)."""
+    """A block's `<row>` elements, one per frame row that has cells (column XML_COLUMN, or
+    already their UTF-8 XML back to back: the C renderer's, export_core.writers.sheetnative),
+    and the last 0-based sheet row among them (-1 when no row has a cell)."""
 
-    rows: pl.DataFrame
+    rows: pl.DataFrame | bytes | memoryview
     last_row: int
 
     @classmethod
@@ -279,12 +285,25 @@ class RenderedRows:
 
     def write_to(self, binary: Any) -> None:
         """Append the rows' UTF-8 XML, back to back, to the binary file object `binary`."""
+        if not isinstance(self.rows, pl.DataFrame):
+            if len(self.rows):
+                binary.write(self.rows)
+            return
         if self.rows.height:
             # A one-column, unquoted, unterminated "CSV" is exactly the concatenated XML,
             # written from Rust without building one big Python string.
             self.rows.write_csv(
                 binary, include_header=False, quote_style="never", line_terminator=""
             )
+
+
+@dataclass(frozen=True)
+class PreparedFile:
+    """One file's rows rendered ahead by the xlsx writer's `prepare`, and how many frame rows
+    they are of (the file's slice of the frame must be exactly these rows)."""
+
+    height: int
+    rendered: RenderedRows
 
 
 def sheet_rows(first_row: int, height: int) -> pl.Series:

@@ -34,9 +34,9 @@ from ..model import (
     ExportOptions,
     MappedFrame,
 )
-from . import deflate, sheetxml, xlsxpack
+from . import deflate, sheetnative, sheetxml, xlsxpack
 from .rowstream import RowStream, discard_spill_files, package_in_memory, release_sheet_xml
-from .xlsxrows import NUMBER_FORMATS, prepared_for, styled_kinds, template_styles
+from .xlsxrows import NUMBER_FORMATS, prepared_rows, styled_kinds, template_styles
 from .xlsxrows import prepare as prepare  # the writer's optional `prepare` step
 from .xlsxwidths import column_widths as column_widths  # per file; prepared groups carry them
 
@@ -168,18 +168,19 @@ class _SheetWriter:
     def write_rows(self, sheet: Worksheet, rows: MappedFrame, first_row: int = 1) -> None:
         """Typed cells of `rows` from sheet row `first_row` on; None and "" leave the cell
         empty. Uses the rows `prepare` rendered when they fit this sheet, else renders them
-        in bulk (sheetxml), BLOCK_ROWS at a time; a column of a dtype only xlsxwriter's own
-        per-cell path knows sends the sheet down that path."""
+        in bulk (sheetnative's C renderer, else sheetxml's polars one), BLOCK_ROWS at a time;
+        a column of a dtype only xlsxwriter's own per-cell path knows sends the sheet down
+        that path."""
         frame = rows.frame
-        if prepared_for(frame, first_row):
+        prepared = prepared_rows(rows, first_row)
+        if prepared is not None:
             stream = RowStream(sheet, first_row)
-            stream.write(sheetxml.RenderedRows.of(frame))
+            stream.write(prepared)
             stream.close()
             return
+        render = sheetnative.render_rows  # the C renderer where it applies, else polars
         try:
-            first = sheetxml.render_rows(
-                frame.slice(0, BLOCK_ROWS), self.columns, first_row, self.styles
-            )
+            first = render(frame.slice(0, BLOCK_ROWS), self.columns, first_row, self.styles)
         except sheetxml.UnsupportedColumn:
             self.write_cells(sheet, iter_cells(rows), first_row)
             return
@@ -187,7 +188,7 @@ class _SheetWriter:
         stream.write(first)
         for offset in range(BLOCK_ROWS, frame.height, BLOCK_ROWS):
             block = frame.slice(offset, BLOCK_ROWS)
-            stream.write(sheetxml.render_rows(block, self.columns, first_row + offset, self.styles))
+            stream.write(render(block, self.columns, first_row + offset, self.styles))
         stream.close()
 
     def write_cells(

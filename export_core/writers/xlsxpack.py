@@ -38,9 +38,9 @@ from zlib_ng import zlib_ng
 
 from ..catalog import Template
 from ..model import MappedFrame, QualityReport
-from . import deflate, sheetxml
+from . import deflate, sheetnative, sheetxml
 from .rowstream import package_in_memory, release_sheet_xml
-from .xlsxrows import prepared_for
+from .xlsxrows import prepared_rows
 
 MIN_WIDTH = 8  # the skeleton's column widths (each file's replace them)
 
@@ -177,18 +177,18 @@ class _Kept:
     """A binary file object that keeps what is written to it: the bytes objects themselves."""
 
     def __init__(self) -> None:
-        self.parts: list[bytes] = []
+        self.parts: list[Buffer] = []
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: Buffer) -> int:
         self.parts.append(data)
         return len(data)
 
 
-def _rows_xml(rows: sheetxml.RenderedRows) -> list[bytes]:
+def _rows_xml(rows: sheetxml.RenderedRows) -> list[Buffer]:
     """The rows' XML, back to back: the bytes objects polars hands to `write` (one for a
-    batch file's rows), kept as they are. Copied into a BytesIO (as before) they cost ~0.25 ms
-    more CPU per 1,000-row complete file; the ~380 page faults per file stay (polars' own
-    buffer and the bytes object it makes)."""
+    batch file's rows), or the C renderer's memoryview, kept as they are. Copied into a
+    BytesIO (as before) they cost ~0.25 ms more CPU per 1,000-row complete file; with polars
+    the ~380 page faults per file stay (its own buffer and the bytes object it makes)."""
     kept = _Kept()
     rows.write_to(kept)
     return kept.parts
@@ -206,11 +206,10 @@ def pack(
     shape = skeleton(mapped.template, title)
     if shape is None:
         return None
-    if prepared_for(frame, 1):  # rendered for sheet rows 1, 2, ... (0-based; 0 is the header)
-        rows = sheetxml.RenderedRows.of(frame)
-    else:
+    rows = prepared_rows(mapped, 1)  # rendered for sheet rows 1, 2, ... (0 is the header)
+    if rows is None:
         try:
-            rows = sheetxml.render_rows(frame, mapped.template.columns, 1, styles)
+            rows = sheetnative.render_rows(frame, mapped.template.columns, 1, styles)
         except sheetxml.UnsupportedColumn:
             return None
     used = max(rows.last_row, 0) + 1  # the header's row when no data row has a cell

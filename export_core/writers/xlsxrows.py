@@ -11,7 +11,7 @@ import polars as pl
 
 from ..catalog import Column
 from ..model import EXCEL_MAX_ROWS, MappedFrame
-from . import sheetxml
+from . import sheetnative, sheetxml
 from .xlsxwidths import file_widths
 
 NUMBER_FORMATS = {"date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm:ss", "money": "#,##0.00"}
@@ -40,6 +40,25 @@ def prepared_for(frame: pl.DataFrame, first_row: int) -> bool:
     return bool(numbers[0] == first_row + 1 and numbers[-1] == first_row + frame.height)
 
 
+def prepared_rows(mapped: MappedFrame, first_row: int) -> sheetxml.RenderedRows | None:
+    """The rows `prepare` rendered for exactly the rows of `mapped` from sheet row `first_row`
+    on (polars' XML column, or one file's natively rendered rows), or None (render them)."""
+    frame = mapped.frame
+    if prepared_for(frame, first_row):
+        return sheetxml.RenderedRows.of(frame)
+    if not mapped.prepared or sheetxml.PREPARED_FILE not in frame.columns or frame.height == 0:
+        return None
+    files, numbers = frame.get_column(sheetxml.PREPARED_FILE), frame.get_column(sheetxml.ROW_NUMBER)
+    index = int(files[0])
+    if not (files[-1] == index and 0 <= index < len(mapped.prepared)):
+        return None
+    prepared = mapped.prepared[index]
+    whole = prepared.height == frame.height
+    if whole and numbers[0] == first_row + 1 and numbers[-1] == first_row + frame.height:
+        return prepared.rendered
+    return None
+
+
 def prepare(mapped: MappedFrame, bounds: Sequence[tuple[int, int]]) -> MappedFrame:
     """Render, in one pass, the rows of several consecutive files ([start, stop) each) before
     they are written: per-call costs are paid once instead of once per small file. Returns
@@ -55,9 +74,28 @@ def prepare(mapped: MappedFrame, bounds: Sequence[tuple[int, int]]) -> MappedFra
         ]
     )
     columns = mapped.template.columns
-    widths = file_widths(frame, columns, [stop - start for start, stop in bounds])
+    sizes = [stop - start for start, stop in bounds]
+    widths = file_widths(frame, columns, sizes)
+    styles = template_styles(columns)
+    if max(sizes) < EXCEL_MAX_ROWS:  # each file on one sheet: numbered 2, 3, ... (C renderer)
+        native = sheetnative.render(frame, columns, [(size, 1) for size in sizes], styles)
+        if native is not None:
+            files = pl.concat(
+                [pl.repeat(i, n, dtype=pl.Int32, eager=True) for i, n in enumerate(sizes)]
+            )
+            carried = pl.DataFrame(
+                [numbers.alias(sheetxml.ROW_NUMBER), files.alias(sheetxml.PREPARED_FILE)]
+            )
+            prepared = tuple(
+                sheetxml.PreparedFile(size, rows) for size, rows in zip(sizes, native, strict=True)
+            )
+            return dataclasses.replace(
+                mapped,
+                frame=pl.concat([frame, carried, widths], how="horizontal"),
+                prepared=prepared,
+            )
     try:
-        rendered = sheetxml.render_xml(frame, columns, numbers, template_styles(columns))
+        rendered = sheetxml.render_xml(frame, columns, numbers, styles)
     except sheetxml.UnsupportedColumn:
         return dataclasses.replace(mapped, frame=pl.concat([frame, widths], how="horizontal"))
     parts = [frame, rendered, widths]
