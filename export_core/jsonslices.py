@@ -26,14 +26,17 @@ tries, a slice the caller's `accept` refuses) the result is None and the caller 
 whole document the ordinary way, which produces the precise error or the same frame.
 
 Slices after the first are decoded on two threads at once (`_Ahead`) when the body holds at
-least AHEAD_MIN_SLICES more of them: the native decoder parses strings and integers without
-the GIL, so two slices take one core each. A slice decoded ahead is cut where `_cut` would try
-first (the first boundary `size` bytes on) with the field names known when it was handed out,
-and it is used only in turn: once every slice before it has parsed and been accepted, and only
-when the field names have not changed since. If it did not parse (or raised), or the names
-changed, the slices decoded after it are dropped, that slice goes through `_cut` as before
-(which tries the further candidates, and raises what it raises) and the threads start again
-after it; after _MAX_RESTARTS of these the rest goes one slice at a time. The proof by
+least AHEAD_MIN_SLICES more of them and the first slice has no float: the native decoder
+parses strings and integers without the GIL, so two slices take one core each (a float takes
+the GIL back for the rest of its slice: the threads would only add their cost). A slice
+decoded ahead is cut where `_slices` would try first (the first boundary `size` bytes on, or
+for the last slice the first end of the list jsondoc.list_ends offers) with the field names
+known when it was handed out, and it is used only in turn: once every slice before it has
+parsed and been accepted, and only when the field names have not changed since. If it did
+not parse (or raised), or the names changed, the slices decoded after it are dropped, that
+slice goes through `_cut` (or list_ends) as before, which tries the further candidates and
+raises what it raises, and the threads start again after it; after _MAX_RESTARTS of these
+the rest goes one slice at a time. The proof by
 induction above is unchanged, as are the frame, the `accept` calls and the None cases.
 The threads are the process's (`_executor`, fork-safe like export_core.writers.deflate's): a
 pool made per call cost ~15 ms of CPU per 50,000-row body (new threads get memory the kernel
@@ -64,7 +67,9 @@ FIRST_SLICE_BYTES = 1 << 16  # ~150 records of 50k participants: the field names
 _BOUNDARY = re.compile(rb"\}[ \t\r\n]*,[ \t\r\n]*(?=\{)")
 THREADS = max(1, min(2, os.cpu_count() or 1))  # slices decoded at once (1: one at a time)
 AHEAD = 3  # slices handed to the threads ahead of the one being used: bounds the memory
-AHEAD_MIN_SLICES = 3  # fewer slices after the first (a body under ~3 MB): one after another
+# Fewer slices after the first (a body under ~4.3 MB, such as the 10k-row one) go one at a
+# time: the threads measured no faster there (docs/PERFORMANCE.md, eleventh round).
+AHEAD_MIN_SLICES = 4
 _MAX_RESTARTS = 4  # slices decoded again (a cut that failed, new field names) before the
 # rest of the document goes one slice at a time
 _pool: tuple[int, ThreadPoolExecutor] | None = None  # (the process it belongs to, the pool)
@@ -127,6 +132,8 @@ def decode_records(
                     count, end = count + records.height, after
                     continue
                 _check_scalar_objects(records, raw, begin, after)
+                if ahead is not None and not frames and float in readers.value_types(records):
+                    ahead.off = True  # floats take the GIL back (_jsoncols.c): no second core
                 if accept is not None and not accept(records, count + 1):
                     return None
                 frames.append(_slice_frame(records, keys))
@@ -182,13 +189,15 @@ def _parse_with(
 
 @dataclass(frozen=True)
 class _Pending:
-    """A slice handed to the threads: raw[begin:stop], the next one starting at `after`,
-    decoded with the first `known` field names."""
+    """A slice handed to the threads: raw[begin:stop], the next one starting at `after` (or
+    the rest of the document after it, for the last), decoded with the first `known` field
+    names."""
 
     begin: int
     stop: int
     after: int
     known: int
+    last: bool  # the list's last slice (cut at the first of jsondoc.list_ends)
     result: Future[Rows | None]
 
 
@@ -218,9 +227,11 @@ class _Ahead:
         self.next = -1  # where the next slice to hand out starts (-1: none handed out yet)
         self.restarts = 0
         self.off = False
+        self.done = False  # the last slice has been handed out
 
-    def take(self, begin: int) -> tuple[Rows, int] | None:
-        """(records, where the next slice starts) of the slice starting at `begin`, or None."""
+    def take(self, begin: int) -> tuple[Rows, int, bool] | None:
+        """(records, where the next slice starts, whether it was the last) of the slice
+        starting at `begin`, or None."""
         if self.off or not self.parser.keys:
             return None
         known = len(self.parser.keys)
@@ -234,10 +245,10 @@ class _Ahead:
             if self.restarts > _MAX_RESTARTS:
                 self.off = True
                 return None
-            self.next = begin
+            self.next, self.done = begin, False
         self._fill()
         if not self.pending:
-            return None  # the last slice, or no boundary ahead: _cut decides
+            return None  # no end of the list after `begin`: _cut and list_ends decide
         head = self.pending.popleft()
         try:
             records = head.result.result()
@@ -248,23 +259,31 @@ class _Ahead:
             self.restarts += 1
             return None
         self._fill()
-        return records, head.after
+        return records, head.after, head.last
 
     def _fill(self) -> None:
-        """Hands out slices from `next` until AHEAD are pending; stops before the last slice
-        (`_cut` returns None there) and where no boundary follows."""
+        """Hands out slices from `next` until AHEAD are pending, each cut where `_slices`
+        tries first: the first boundary `size` bytes on, else (`_cut` returns None: near the
+        end, or no boundary) the first of jsondoc.list_ends, which is the last slice."""
         decoder = self.parser.decoder()
         known = len(self.parser.keys or ())
-        while len(self.pending) < AHEAD and self.next + self.size < len(self.raw):
-            boundary = _BOUNDARY.search(self.raw, self.next + self.size)
-            if boundary is None:
-                return
+        while len(self.pending) < AHEAD and not self.done:
+            boundary = None
+            if self.next + self.size < len(self.raw):
+                boundary = _BOUNDARY.search(self.raw, self.next + self.size)
+            if boundary is not None:
+                stop, after = boundary.start() + 1, boundary.end()
+            else:
+                self.done = True
+                end = next(jsondoc.list_ends(self.raw, self.next), None)
+                if end is None:
+                    return
+                stop, after = end
             if self.pool is None:
                 self.pool = _executor()
-            stop = boundary.start() + 1
             future = self.pool.submit(_parse_with, decoder, self.raw, self.next, stop)
-            self.pending.append(_Pending(self.next, stop, boundary.end(), known, future))
-            self.next = boundary.end()
+            self.pending.append(_Pending(self.next, stop, after, known, self.done, future))
+            self.next = after
 
     def _drop(self) -> None:
         for pending in self.pending:
@@ -289,7 +308,14 @@ def _slices(
     try:
         while True:
             taken = ahead.take(begin) if ahead is not None and begin != start else None
-            cut = taken or _cut(raw, begin, first if begin == start else size, parse)
+            if taken is not None:
+                records, after, final = taken
+                yield records, (begin, after)
+                if final:
+                    return
+                begin = after
+                continue
+            cut = _cut(raw, begin, first if begin == start else size, parse)
             if cut is not None:
                 records, after = cut
                 yield records, (begin, after)

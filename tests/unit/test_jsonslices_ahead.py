@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from benchmarks.datagen import records
 from export_core import jsonslices
 from export_core.jsonslices import SlicedRecords
 
@@ -206,35 +207,74 @@ def test_an_error_in_accept_is_raised_the_same_and_leaves_no_work_running() -> N
 
 
 def test_slices_are_taken_from_the_threads() -> None:
-    """The pool decodes AHEAD slices at most, in order, each the first cut _cut would try."""
+    """The pool decodes AHEAD slices at most, in order, each where _slices tries first (the
+    last one at the list's end)."""
     rows = [
         {"id": i, "name": f"Name {i}", "note": "x" * (i % 50), "ok": True} for i in range(5_000)
     ]
-    raw = orjson.dumps({"data": rows})
+    raw = orjson.dumps({"data": rows, "format": "csv"})
     parser = jsonslices._Parser(dict.fromkeys(["id", "name", "note", "ok"]))
     ahead = jsonslices._Ahead(raw, 2_000, parser)
     begin = raw.index(b"{", 1)
-    taken = 0
+    taken, final = 0, False
     try:
-        while (got := ahead.take(begin)) is not None:
+        while not final and (got := ahead.take(begin)) is not None:
             assert len(ahead.pending) <= jsonslices.AHEAD
-            records, after = got
+            records, after, final = got
             one = jsonslices._cut(raw, begin, 2_000, parser.parse)
+            if final:
+                assert one is None
+                close, end = next(jsonslices.jsondoc.list_ends(raw, begin))
+                one = (parser.parse(raw, begin, close), end)
             assert one is not None
             assert isinstance(records, pl.DataFrame) and records.equals(one[0])
             assert after == one[1]
             begin, taken = after, taken + 1
     finally:
         ahead.close()
-    assert taken > 50
+    assert taken > 50 and final
+    assert raw[begin:] == b',"format":"csv"}'
     _assert_no_work_running()
 
 
+def test_floats_in_the_first_slice_keep_the_slices_on_one_thread() -> None:
+    """A float takes the GIL back in _jsoncols.c: the threads would not help. The frame is the
+    same either way."""
+    rows = [{"id": i, "amount": i / 7, "note": "x"} for i in range(5_000)]
+    raw = orjson.dumps({"data": rows})
+    seen: list[bool] = []
+    parse = jsonslices._parse_with.__code__
+
+    def accept(records: jsonslices.Rows, first_row: int) -> bool:
+        frames = sys._current_frames().values()
+        seen.append(any(_calls(frame, parse) for frame in frames))
+        return True
+
+    got = _assert_same(raw, 2_000)
+    assert got is not None
+    assert jsonslices.decode_records(raw, accept=accept, slice_bytes=2_000) is not None
+    assert len(seen) > 10 and not any(seen)
+
+
+def _calls(frame: Any, code: Any) -> bool:
+    while frame is not None:
+        if frame.f_code is code:
+            return True
+        frame = frame.f_back
+    return False
+
+
 def test_a_small_body_is_decoded_one_slice_at_a_time() -> None:
-    raw = orjson.dumps({"data": big_rows(500)})  # ~2.5 slices of 10 kB after the first
+    raw = orjson.dumps({"data": big_rows(500)})  # under 3 slices after the first
     parser = jsonslices._Parser(dict.fromkeys(["id", "name", "note", "ok"]))
     ahead = jsonslices._Ahead(raw, len(raw) // 3, parser)
     assert ahead.take(raw.index(b"{", 1) + 100) is None
+    assert ahead.off and ahead.pool is None
+    # The 10k-row participants body (4.2 MB): 3 slices of 1 MiB after the first.
+    body = orjson.dumps({"data": records("participants", 10_000, seed=7), "format": "csv"})
+    parser = jsonslices._Parser(dict.fromkeys(records("participants", 1, seed=7)[0]))
+    ahead = jsonslices._Ahead(body, jsonslices.SLICE_BYTES, parser)
+    assert ahead.take(body.index(b"{", 1) + jsonslices.FIRST_SLICE_BYTES) is None
     assert ahead.off and ahead.pool is None
 
 
