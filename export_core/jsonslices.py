@@ -36,13 +36,12 @@ parsed and been accepted, and only when the field names have not changed since. 
 not parse (or raised), or the names changed, the slices decoded after it are dropped, that
 slice goes through `_cut` (or list_ends) as before, which tries the further candidates and
 raises what it raises, and the threads start again after it; after _MAX_RESTARTS of these
-the rest goes one slice at a time. The proof by
-induction above is unchanged, as are the frame, the `accept` calls and the None cases.
-The threads are the process's (`_executor`, fork-safe like export_core.writers.deflate's): a
-pool made per call cost ~15 ms of CPU per 50,000-row body (new threads get memory the kernel
-must fault in again, ~2,800 page faults), more than the second core saved. A call cancels what
-it handed out and waits for what is running before it returns or raises: no work of a call
-outlives it."""
+the rest goes one slice at a time. The proof by induction above is unchanged, as are the
+frame, the `accept` calls and the None cases. The threads are the process's (`_executor`,
+fork-safe like export_core.writers.deflate's): a pool made per call cost 6-14 ms of CPU per
+50,000-row body (up to ~2,800 more page faults: new threads' memory is faulted in again),
+which ate most of what the second core saved. A call cancels what it handed out and waits
+for what is running before it returns or raises: no work of a call outlives it."""
 
 from __future__ import annotations
 
@@ -215,8 +214,8 @@ def _executor() -> ThreadPoolExecutor:
 
 
 class _Ahead:
-    """Slices after the first decoded on the pool (`_executor`), AHEAD of the one being used, each
-    cut at the first candidate `_cut` would try; `take` gives them out in order, or None
+    """Slices after the first decoded on the pool (`_executor`), up to AHEAD of the one being
+    used, each cut where `_slices` tries first; `take` gives them out in order, or None
     whenever the slice must go through `_cut` (every later one too after _MAX_RESTARTS)."""
 
     def __init__(self, raw: Bytes, size: int, parser: _Parser) -> None:
@@ -254,7 +253,7 @@ class _Ahead:
             records = head.result.result()
         except Exception:  # _cut parses it again and raises what it raises
             records = None
-        if records is None:  # a cut that did not parse: _cut tries the further candidates
+        if records is None:  # a cut that did not parse: _cut (or list_ends) tries the others
             self._drop()
             self.restarts += 1
             return None
