@@ -23,12 +23,35 @@ an object once closed, and so must the text after the list.
 This is the fast path for well-formed input only. Whenever anything is unusual (another
 shape, invalid JSON, a record that is not an object, a cut that does not parse after a few
 tries, a slice the caller's `accept` refuses) the result is None and the caller decodes the
-whole document the ordinary way, which produces the precise error or the same frame."""
+whole document the ordinary way, which produces the precise error or the same frame.
+
+Slices after the first are decoded on two threads at once (`_Ahead`) when the body holds at
+least AHEAD_MIN_SLICES more of them and the first slice has no float: the native decoder
+parses strings and integers without the GIL, so two slices take one core each (a float takes
+the GIL back for the rest of its slice: the threads would only add their cost). A slice
+decoded ahead is cut where `_slices` would try first (the first boundary `size` bytes on, or
+for the last slice the first end of the list jsondoc.list_ends offers) with the field names
+known when it was handed out, and it is used only in turn: once every slice before it has
+parsed and been accepted, and only when the field names have not changed since. If it did
+not parse (or raised), or the names changed, the slices decoded after it are dropped, that
+slice goes through `_cut` (or list_ends) as before, which tries the further candidates and
+raises what it raises, and the threads start again after it; after _MAX_RESTARTS of these
+the rest goes one slice at a time. The proof by induction above is unchanged, as are the
+frame, the `accept` calls and the None cases. The threads are the process's (`_executor`,
+fork-safe like export_core.writers.deflate's): a pool made per call cost 6-14 ms of CPU per
+50,000-row body (up to ~2,800 more page faults: new threads' memory is faulted in again),
+which ate most of what the second core saved. A call cancels what it handed out and waits
+for what is running before it returns or raises: no work of a call outlives it."""
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Callable, Iterator
+import threading
+from collections import deque
+from collections.abc import Callable, Generator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +64,15 @@ from .jsondoc import Bytes, NotFast
 SLICE_BYTES = 1 << 20
 FIRST_SLICE_BYTES = 1 << 16  # ~150 records of 50k participants: the field names, in dicts
 _BOUNDARY = re.compile(rb"\}[ \t\r\n]*,[ \t\r\n]*(?=\{)")
+THREADS = max(1, min(2, os.cpu_count() or 1))  # slices decoded at once (1: one at a time)
+AHEAD = 3  # slices handed to the threads ahead of the one being used: bounds the memory
+# Fewer slices after the first (a body under ~4.3 MB, such as the 10k-row one) go one at a
+# time: the threads measured no faster there (docs/PERFORMANCE.md, eleventh round).
+AHEAD_MIN_SLICES = 4
+_MAX_RESTARTS = 4  # slices decoded again (a cut that failed, new field names) before the
+# rest of the document goes one slice at a time
+_pool: tuple[int, ThreadPoolExecutor] | None = None  # (the process it belongs to, the pool)
+_pool_lock = threading.Lock()
 Rows = list[Any] | pl.DataFrame  # a slice's records: dicts, or a frame (jsoncolumns)
 Accept = Callable[[Rows, int], bool]
 Parse = Callable[[Bytes, int, int], Rows | None]
@@ -62,6 +94,7 @@ def decode_records(
     accept: Accept | None = None,
     slice_bytes: int = SLICE_BYTES,
     columns: bool = True,
+    threads: int = THREADS,
 ) -> SlicedRecords | None:
     """`raw` (a JSON list of objects, or an object with a "data" list of objects) decoded a
     slice at a time, or None when the ordinary whole-document decode must be used instead.
@@ -74,7 +107,11 @@ def decode_records(
     With `columns`, a slice whose records use only field names already seen is decoded
     straight into a frame (export_core.jsoncolumns); `accept` then gets that frame (records
     proved non-empty objects of scalars, at most jsoncolumns.MAX_FIELDS fields). Without it
-    (a caller that needs the dicts) every slice is decoded into dicts."""
+    (a caller that needs the dicts) every slice is decoded into dicts.
+
+    With `threads` > 1 the slices after the first are decoded ahead on the process's pool of
+    THREADS threads (see the module's docstring); 1 decodes them one at a time on this thread,
+    as does `columns=False` (orjson holds the GIL: a thread would not help)."""
     try:
         head, start = jsondoc.locate(raw)
         frames: list[pl.DataFrame] = []
@@ -83,19 +120,24 @@ def decode_records(
         end = start
         parser = _Parser(keys if columns else None)
         first = min(slice_bytes, FIRST_SLICE_BYTES) if columns else slice_bytes
-        for records, (begin, after) in _slices(raw, start, slice_bytes, parser.parse, first):
-            if isinstance(records, pl.DataFrame):
+        ahead = _Ahead(raw, slice_bytes, parser) if columns and threads > 1 else None
+        slices = _slices(raw, start, slice_bytes, parser.parse, first, ahead)
+        with closing(slices):  # the call's work on the pool ends before it returns or raises
+            for records, (begin, after) in slices:
+                if isinstance(records, pl.DataFrame):
+                    if accept is not None and not accept(records, count + 1):
+                        return None
+                    frames.append(records)
+                    count, end = count + records.height, after
+                    continue
+                _check_scalar_objects(records, raw, begin, after)
+                if ahead is not None and not frames and float in readers.value_types(records):
+                    ahead.off = True  # floats take the GIL back (_jsoncols.c): no second core
                 if accept is not None and not accept(records, count + 1):
                     return None
-                frames.append(records)
-                count, end = count + records.height, after
-                continue
-            _check_scalar_objects(records, raw, begin, after)
-            if accept is not None and not accept(records, count + 1):
-                return None
-            frames.append(_slice_frame(records, keys))
-            count, end = count + len(records), after
-            del records
+                frames.append(_slice_frame(records, keys))
+                count, end = count + len(records), after
+                del records
         fields = jsondoc.document_fields(head, jsondoc.tail_fields(raw, end))
     except NotFast:
         return None
@@ -119,37 +161,174 @@ class _Parser:
         self.keys = keys
         self.columns: jsoncolumns.ColumnDecoder | None = None
 
-    def parse(self, raw: Bytes, begin: int, stop: int) -> Rows | None:
+    def decoder(self) -> jsoncolumns.ColumnDecoder | None:
+        """The column decoder for the field names seen so far (None: dicts only)."""
         if self.keys:
             self.columns = jsoncolumns.column_decoder(self.keys, self.columns)
-            if self.columns is not None:
-                frame = self.columns.decode_native(raw, begin, stop)
-                if frame is None:
-                    frame = self.columns.decode(raw, begin, stop)
-                if frame is not None:
-                    return frame
-        return jsondoc.parse_list(raw, begin, stop)
+            return self.columns
+        return None
+
+    def parse(self, raw: Bytes, begin: int, stop: int) -> Rows | None:
+        return _parse_with(self.decoder(), raw, begin, stop)
+
+
+def _parse_with(
+    decoder: jsoncolumns.ColumnDecoder | None, raw: Bytes, begin: int, stop: int
+) -> Rows | None:
+    """raw[begin:stop] as a frame by `decoder` if it takes the slice, else as dicts (None if
+    it does not parse). Reads nothing but its arguments: safe on any thread."""
+    if decoder is not None:
+        frame = decoder.decode_native(raw, begin, stop)
+        if frame is None:
+            frame = decoder.decode(raw, begin, stop)
+        if frame is not None:
+            return frame
+    return jsondoc.parse_list(raw, begin, stop)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A slice handed to the threads: raw[begin:stop], the next one starting at `after` (or
+    the rest of the document after it, for the last), decoded with the first `known` field
+    names."""
+
+    begin: int
+    stop: int
+    after: int
+    known: int
+    last: bool  # the list's last slice (cut at the first of jsondoc.list_ends)
+    result: Future[Rows | None]
+
+
+def _executor() -> ThreadPoolExecutor:
+    """The process's slice pool, created on first use. A forked child (a gunicorn or Celery
+    worker) gets its own: the parent's pool object would survive the fork without its
+    threads, and work handed to it would never run."""
+    global _pool, _pool_lock
+    if _pool is not None and _pool[0] != os.getpid():
+        _pool, _pool_lock = None, threading.Lock()  # the parent's lock may have been held
+    with _pool_lock:
+        if _pool is None:
+            _pool = (os.getpid(), ThreadPoolExecutor(THREADS, thread_name_prefix="ybb-slices"))
+        return _pool[1]
+
+
+class _Ahead:
+    """Slices after the first decoded on the pool (`_executor`), up to AHEAD of the one being
+    used, each cut where `_slices` tries first; `take` gives them out in order, or None
+    whenever the slice must go through `_cut` (every later one too after _MAX_RESTARTS)."""
+
+    def __init__(self, raw: Bytes, size: int, parser: _Parser) -> None:
+        self.raw, self.size, self.parser = raw, size, parser
+        self.pool: ThreadPoolExecutor | None = None
+        self.pending: deque[_Pending] = deque()
+        self.dropped: list[Future[Rows | None]] = []  # maybe still running
+        self.next = -1  # where the next slice to hand out starts (-1: none handed out yet)
+        self.restarts = 0
+        self.off = False
+        self.done = False  # the last slice has been handed out
+
+    def take(self, begin: int) -> tuple[Rows, int, bool] | None:
+        """(records, where the next slice starts, whether it was the last) of the slice
+        starting at `begin`, or None."""
+        if self.off or not self.parser.keys:
+            return None
+        known = len(self.parser.keys)
+        if self.pending and (self.pending[0].begin != begin or self.pending[0].known != known):
+            self._drop()  # the field names grew (a slice of dicts): decode again with them
+            self.restarts += 1
+        if self.next < 0 and (len(self.raw) - begin) // self.size < AHEAD_MIN_SLICES:
+            self.off = True  # too few slices for the threads to pay off
+            return None
+        if not self.pending:
+            if self.restarts > _MAX_RESTARTS:
+                self.off = True
+                return None
+            self.next, self.done = begin, False
+        self._fill()
+        if not self.pending:
+            return None  # no end of the list after `begin`: _cut and list_ends decide
+        head = self.pending.popleft()
+        try:
+            records = head.result.result()
+        except Exception:  # _cut parses it again and raises what it raises
+            records = None
+        if records is None:  # a cut that did not parse: _cut (or list_ends) tries the others
+            self._drop()
+            self.restarts += 1
+            return None
+        self._fill()
+        return records, head.after, head.last
+
+    def _fill(self) -> None:
+        """Hands out slices from `next` until AHEAD are pending, each cut where `_slices`
+        tries first: the first boundary `size` bytes on, else (`_cut` returns None: near the
+        end, or no boundary) the first of jsondoc.list_ends, which is the last slice."""
+        decoder = self.parser.decoder()
+        known = len(self.parser.keys or ())
+        while len(self.pending) < AHEAD and not self.done:
+            boundary = None
+            if self.next + self.size < len(self.raw):
+                boundary = _BOUNDARY.search(self.raw, self.next + self.size)
+            if boundary is not None:
+                stop, after = boundary.start() + 1, boundary.end()
+            else:
+                self.done = True
+                end = next(jsondoc.list_ends(self.raw, self.next), None)
+                if end is None:
+                    return
+                stop, after = end
+            if self.pool is None:
+                self.pool = _executor()
+            future = self.pool.submit(_parse_with, decoder, self.raw, self.next, stop)
+            self.pending.append(_Pending(self.next, stop, after, known, self.done, future))
+            self.next = after
+
+    def _drop(self) -> None:
+        for pending in self.pending:
+            if not pending.result.cancel():
+                self.dropped.append(pending.result)
+        self.pending.clear()
+
+    def close(self) -> None:
+        """Cancels what has not started and waits for what has: no work outlives the call."""
+        self._drop()
+        wait(self.dropped)
+        self.dropped.clear()
 
 
 def _slices(
-    raw: Bytes, start: int, size: int, parse: Parse, first: int
-) -> Iterator[tuple[Rows, tuple[int, int]]]:
+    raw: Bytes, start: int, size: int, parse: Parse, first: int, ahead: _Ahead | None
+) -> Generator[tuple[Rows, tuple[int, int]], None, None]:
     """(records, (offset of the slice, offset after it)) for each slice, the first of about
-    `first` bytes, the others `size`; the last slice ends just past the list's closing "]"."""
+    `first` bytes, the others `size` (from `ahead` when it has them); the last slice ends just
+    past the list's closing "]"."""
     begin = start
-    while True:
-        cut = _cut(raw, begin, first if begin == start else size, parse)
-        if cut is not None:
-            records, after = cut
-            yield records, (begin, after)
-            begin = after
-            continue
-        for close, after in jsondoc.limited(jsondoc.list_ends(raw, begin)):
-            last = parse(raw, begin, close)
-            if last is not None:
-                yield last, (begin, after)
-                return
-        raise NotFast
+    try:
+        while True:
+            taken = ahead.take(begin) if ahead is not None and begin != start else None
+            if taken is not None:
+                records, after, final = taken
+                yield records, (begin, after)
+                if final:
+                    return
+                begin = after
+                continue
+            cut = _cut(raw, begin, first if begin == start else size, parse)
+            if cut is not None:
+                records, after = cut
+                yield records, (begin, after)
+                begin = after
+                continue
+            for close, after in jsondoc.limited(jsondoc.list_ends(raw, begin)):
+                last = parse(raw, begin, close)
+                if last is not None:
+                    yield last, (begin, after)
+                    return
+            raise NotFast
+    finally:
+        if ahead is not None:
+            ahead.close()
 
 
 def _cut(raw: Bytes, begin: int, size: int, parse: Parse) -> tuple[Rows, int] | None:
