@@ -134,7 +134,7 @@ def _place(final: Path, write: Callable[[Path], object]) -> None:
         raise
 
 
-def _bytes_writer(data: bytes) -> Callable[[Path], object]:
+def _bytes_writer(data: bytes | memoryview) -> Callable[[Path], object]:
     return lambda path: path.write_bytes(data)
 
 
@@ -241,7 +241,7 @@ def check_record_count(rows: int, limit: int) -> None:
         )
 
 
-Render = Callable[[MappedFrame, int, int, ExportOptions], bytes]
+Render = Callable[[MappedFrame, int, int, ExportOptions], bytes | memoryview]
 Written = tuple[WrittenFile, MemberData]  # a batch file in place, its bytes (deflated) if at hand
 
 
