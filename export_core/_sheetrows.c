@@ -1,4 +1,6 @@
-/* Worksheet `<row>` XML of a block of frame rows, rendered natively (export_core.sheetnative).
+/* Worksheet `<row>` XML of a block of frame rows, rendered natively (export_core.sheetnative),
+   and the CSV files of a block (`csv`, export_core.writers.csvnative: see "CSV rows" below,
+   which shares the Arrow import, the cursors and the number printing with `render`).
 
    render(columns, files) reads the block's columns through the Arrow C stream interface
    (`series.__arrow_c_stream__()` capsules: any number of chunks, any offset, validity
