@@ -729,22 +729,42 @@ static int csv_needs_quotes(const unsigned char *s, int64_t n) {
 #ifdef __SSE2__
     const __m128i comma = _mm_set1_epi8(','), quote = _mm_set1_epi8('"');
     const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
-    for (; i + 16 <= n; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
-        __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, quote));
-        hit = _mm_or_si128(hit, _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)));
-        if (_mm_movemask_epi8(hit)) return 1;
-    }
+    if (n >= 16)
+        for (;; i += 16) {
+            if (i + 16 > n) i = n - 16; /* the last 16 bytes, overlapping those looked at */
+            __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+            __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, quote));
+            hit = _mm_or_si128(hit, _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)));
+            if (_mm_movemask_epi8(hit)) return 1;
+            if (i + 16 == n) return 0;
+        }
 #endif
     for (; i < n; i++)
         if (CSV_QUOTED[s[i]]) return 1;
     return 0;
 }
 
-/* A text field: neutralised, then quoted where needed. */
-static char *csv_text(char *p, const unsigned char *s, int64_t n) {
+/* A text field: neutralised, then quoted where needed. `inlined`: s is the text kept inside
+   a string view (n <= 12, the 16-byte view readable around it), copied by fixed moves. */
+static char *csv_text(char *p, const unsigned char *s, int64_t n, int inlined) {
     if (n == 0) return put(p, "\"\"", 2); /* the empty string, told apart from null */
     int formula = FORMULA[s[0]];
+#ifdef __SSE2__
+    if (inlined) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(s - 4)); /* the whole view */
+        __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(',')), _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+        hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, _mm_set1_epi8('\r')));
+        hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
+        unsigned bits = ((unsigned)_mm_movemask_epi8(hit) >> 4) & ((1u << n) - 1);
+        if (!bits) {
+            *p = '\'';
+            p += formula;
+            return PUT_FIXED(p, s, 12, n);
+        }
+    }
+#else
+    (void)inlined;
+#endif
     if (!csv_needs_quotes(s, n)) {
         if (formula) *p++ = '\'';
         return put(p, (const char *)s, (size_t)n);
@@ -859,14 +879,14 @@ static char *csv_cell(char *p, Column *c) {
     if (!valid(a, i)) {
         if (!ra || !valid(ra, ri)) return p;
         const char *s = text_at(ra, c->raw.format, ri, &len);
-        return s ? csv_text(p, (const unsigned char *)s, len) : NULL;
+        return s ? csv_text(p, (const unsigned char *)s, len, c->raw.format == F_VIEW && len <= 12) : NULL;
     }
     switch (c->main.format) {
     case F_VIEW:
     case F_UTF8:
     case F_LARGE_UTF8: {
         const char *s = text_at(a, c->main.format, i, &len);
-        return s ? csv_text(p, (const unsigned char *)s, len) : NULL;
+        return s ? csv_text(p, (const unsigned char *)s, len, c->main.format == F_VIEW && len <= 12) : NULL;
     }
     case F_I64: return put_i64(p, ((const int64_t *)a->buffers[1])[i]);
     case F_I32: return put_i64(p, ((const int32_t *)a->buffers[1])[i]);
