@@ -3,12 +3,12 @@
     python export_core/_build.py [--force]
 
 Each module in MODULES (export_core/<name>.c: `_jsoncols`, the request bodies' JSON decoder;
-`_sheetrows`, the xlsx sheets' row XML) is compiled with the C compiler on PATH (`cc`, or
-$CC) against this interpreter's headers, into export_core/<name><EXT_SUFFIX>; a module is
-skipped when that file is newer than its source (unless --force). Both are optional at run
-time (export_core.jsoncolumns falls back to msgspec, export_core.writers.sheetnative to the
-polars renderer), but the tests assert they import, so a checkout where `make test` ran
-cannot silently lack them."""
+`_sheetrows`, the xlsx sheets' row XML and the CSV files) is compiled with the C compiler on
+PATH (`cc`, or $CC) against this interpreter's headers, into export_core/<name><EXT_SUFFIX>;
+a module is skipped when that file is newer than its source (unless --force). Both are
+optional at run time (export_core.jsoncolumns falls back to msgspec, export_core.writers'
+sheetnative and csvnative to the polars renderers), but the tests assert they import, so a
+checkout where `make test` ran cannot silently lack them."""
 
 from __future__ import annotations
 

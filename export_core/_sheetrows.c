@@ -1,4 +1,6 @@
-/* Worksheet `<row>` XML of a block of frame rows, rendered natively (export_core.sheetnative).
+/* Worksheet `<row>` XML of a block of frame rows, rendered natively (export_core.sheetnative),
+   and the CSV files of a block (`csv`, export_core.writers.csvnative: see "CSV rows" below,
+   which shares the Arrow import, the cursors and the number printing with `render`).
 
    render(columns, files) reads the block's columns through the Arrow C stream interface
    (`series.__arrow_c_stream__()` capsules: any number of chunks, any offset, validity
@@ -428,24 +430,38 @@ static int64_t cell_bound(const Column *c) {
     return text > number ? text : number;
 }
 
+/* The bytes of the valid strings of a text array (every chunk). -1 malformed. */
+static int64_t text_bytes(const Arr *t) {
+    int64_t total = 0;
+    for (int64_t ci = 0; ci < t->nchunks; ci++) {
+        const struct ArrowArray *a = &t->chunks[ci];
+        for (int64_t i = a->offset; i < a->offset + a->length; i++) {
+            if (!valid(a, i)) continue;
+            int64_t len;
+            if (!text_at(a, t->format, i, &len) || len < 0) return -1;
+            total += len;
+        }
+    }
+    return total;
+}
+
+/* The text array of a column whose strings are written (a text column, or the raw text of a
+   typed one), or NULL. */
+static const Arr *text_of(const Column *c) {
+    return c->kind == K_TEXT ? &c->main : (c->raw.format != F_NONE ? &c->raw : NULL);
+}
+
 /* Text bytes of the whole block (text columns, and raw text where the typed value is null)
-   on top of the fixed bounds. Walks copies of the cursors. -1 malformed. */
+   on top of the fixed bounds. -1 malformed. */
 static int64_t bound(Column *cols, Py_ssize_t ncols, int64_t rows) {
     int64_t total = rows * ROW_MAX;
     for (Py_ssize_t j = 0; j < ncols; j++) {
         Column *c = &cols[j];
         total += rows * cell_bound(c);
-        Arr *t = c->kind == K_TEXT ? &c->main : (c->raw.format != F_NONE ? &c->raw : NULL);
-        if (!t) continue;
-        for (int64_t ci = 0; ci < t->nchunks; ci++) {
-            const struct ArrowArray *a = &t->chunks[ci];
-            for (int64_t i = a->offset; i < a->offset + a->length; i++) {
-                if (!valid(a, i)) continue;
-                int64_t len;
-                if (!text_at(a, t->format, i, &len) || len < 0) return -1;
-                total += len;
-            }
-        }
+        const Arr *t = text_of(c);
+        int64_t text = t ? text_bytes(t) : 0;
+        if (text < 0) return -1;
+        total += text;
     }
     return total;
 }
@@ -537,6 +553,19 @@ static int expected_format(int kind, int format) {
     return 0;
 }
 
+/* A column's arrays from its capsules (`raw`: None, or the raw text of a typed column), each
+   of `rows` rows in the format its kind expects. 1 done, 0 decline, -1 Python error set. */
+static int load_column(Column *c, int kind, PyObject *main, PyObject *raw, int64_t rows) {
+    c->kind = kind;
+    int got = load(main, &c->main);
+    if (got <= 0) return got;
+    if (!expected_format(kind, c->main.format) || c->main.length != rows) return 0;
+    if (raw == Py_None || kind == K_TEXT) return 1;
+    got = load(raw, &c->raw);
+    if (got <= 0) return got;
+    return expected_format(K_TEXT, c->raw.format) && c->raw.length == rows;
+}
+
 /* Renders every file; 0 done, 1 declined. No Python API (runs without the GIL). */
 static int render_all(Column *cols, Py_ssize_t ncols, const int64_t *counts, const int64_t *firsts,
                       int64_t *ends, int64_t *lasts, Py_ssize_t nfiles, char *out) {
@@ -613,17 +642,12 @@ static PyObject *render(PyObject *self, PyObject *args) {
         int kind, style;
         if (!PyArg_ParseTuple(PyList_GET_ITEM(specs, j), "iOOUi:column", &kind, &main, &raw, &name, &style))
             goto done;
-        c->kind = kind;
         if (letters(name, c) < 0) goto done;
         c->vheadlen = style ? snprintf(c->vhead, sizeof c->vhead, "\" s=\"%d\"><v>", style)
                             : snprintf(c->vhead, sizeof c->vhead, "\"><v>");
-        int got = load(main, &c->main);
+        int got = load_column(c, kind, main, raw, rows);
         if (got < 0) goto done;
-        declined = !got || !expected_format(kind, c->main.format) || c->main.length != rows;
-        if (declined || raw == Py_None || kind == K_TEXT) continue;
-        got = load(raw, &c->raw);
-        if (got < 0) goto done;
-        declined = !got || !expected_format(K_TEXT, c->raw.format) || c->raw.length != rows;
+        declined = !got;
     }
     if (declined) {
         result = Py_None;
@@ -671,12 +695,324 @@ done:
     return result;
 }
 
+/* ---- CSV rows (export_core.writers.csvnative) ----
+   csv(columns, counts, head) renders the rows of consecutive CSV files of a block, each file as
+   a UTF-8 BOM, `head` (the header line, as polars writes it) and its rows, back to back in one
+   bytes object; it returns (data, ends), the end offset of every file in data (the caller
+   drops a file's first 3 bytes when no BOM is asked for). The bytes are exactly what
+   export_core.writers.csv writes with polars (output_frame, then write_csv: the reference):
+   * text (K_TEXT, and the raw text of a typed value that is null): an apostrophe first when
+     it starts with = + - @ TAB or CR (the formula guard); quoted when it holds , " CR or LF,
+     quotes inside doubled; the empty string as "", null as nothing;
+   * K_INT int64 / int32 in decimal; K_DATE %Y-%m-%d; K_DATETIME (timestamp[us], no time zone)
+     %Y-%m-%d %H:%M:%S, floored to whole seconds;
+   * K_FLOAT is money: "%.2f" of the binary value, correctly rounded, exact ties to even (as
+     polars' float_precision=2 and Python's format write it), "-0.00" for a negative that
+     rounds to zero; NaN / inf as Python's str() ("nan", "inf", "-inf"), as csv._money_text
+     turns them to text.
+   It declines (None) the formats `render` declines, a date or datetime outside the years 1 to
+   9999, and money of magnitude 2^64 or more. Rendered without the GIL, as `render`. */
+#define CSV_CELL_MAX 33 /* a typed field ("-18446744073709551615.00") or "'" + "" + "", plus ',' */
+#define MONEY_LIMIT 18446744073709551616.0 /* 2^64 */
+
+static unsigned char CSV_QUOTED[256]; /* bytes that make polars quote a field: , " CR LF */
+static unsigned char FORMULA[256];    /* first bytes that get the apostrophe: = + - @ TAB CR */
+
+static void init_csv(void) {
+    CSV_QUOTED[','] = CSV_QUOTED['"'] = CSV_QUOTED['\r'] = CSV_QUOTED['\n'] = 1;
+    FORMULA['='] = FORMULA['+'] = FORMULA['-'] = FORMULA['@'] = FORMULA['\t'] = FORMULA['\r'] = 1;
+}
+
+/* Whether the field s[0:n] must be quoted (it holds , " CR or LF); 16 bytes at a time. */
+static int csv_needs_quotes(const unsigned char *s, int64_t n) {
+    int64_t i = 0;
+#ifdef __SSE2__
+    const __m128i comma = _mm_set1_epi8(','), quote = _mm_set1_epi8('"');
+    const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+    if (n >= 16)
+        for (;; i += 16) {
+            if (i + 16 > n) i = n - 16; /* the last 16 bytes, overlapping those looked at */
+            __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+            __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, quote));
+            hit = _mm_or_si128(hit, _mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)));
+            if (_mm_movemask_epi8(hit)) return 1;
+            if (i + 16 == n) return 0;
+        }
+#endif
+    for (; i < n; i++)
+        if (CSV_QUOTED[s[i]]) return 1;
+    return 0;
+}
+
+/* A text field: neutralised, then quoted where needed. `inlined`: s is the text kept inside
+   a string view (n <= 12, the 16-byte view readable around it), copied by fixed moves. */
+static char *csv_text(char *p, const unsigned char *s, int64_t n, int inlined) {
+    if (n == 0) return put(p, "\"\"", 2); /* the empty string, told apart from null */
+    int formula = FORMULA[s[0]];
+#ifdef __SSE2__
+    if (inlined) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(s - 4)); /* the whole view */
+        __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(',')), _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+        hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, _mm_set1_epi8('\r')));
+        hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
+        unsigned bits = ((unsigned)_mm_movemask_epi8(hit) >> 4) & ((1u << n) - 1);
+        if (!bits) {
+            *p = '\'';
+            p += formula;
+            return PUT_FIXED(p, s, 12, n);
+        }
+    }
+#else
+    (void)inlined;
+#endif
+    if (!csv_needs_quotes(s, n)) {
+        if (formula) *p++ = '\'';
+        return put(p, (const char *)s, (size_t)n);
+    }
+    *p++ = '"';
+    if (formula) *p++ = '\'';
+    const unsigned char *end = s + n;
+    while (s < end) {
+        const unsigned char *q = memchr(s, '"', (size_t)(end - s));
+        if (!q) {
+            p = put(p, (const char *)s, (size_t)(end - s));
+            break;
+        }
+        p = put(p, (const char *)s, (size_t)(q + 1 - s));
+        *p++ = '"'; /* doubled */
+        s = q + 1;
+    }
+    *p++ = '"';
+    return p;
+}
+
+/* Money: x with two decimals, correctly rounded (ties to even); NULL declines. */
+static char *csv_money(char *p, double x) {
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    uint64_t fraction = bits & ((1ULL << 52) - 1);
+    int biased = (int)((bits >> 52) & 0x7FF);
+    if (biased == 0x7FF) {
+        if (fraction) return put(p, "nan", 3);
+        return bits >> 63 ? put(p, "-inf", 4) : put(p, "inf", 3);
+    }
+    if (x >= MONEY_LIMIT || x <= -MONEY_LIMIT) return NULL;
+    if (bits >> 63) *p++ = '-';
+    uint64_t m = biased ? fraction | (1ULL << 52) : fraction;
+    int e = (biased ? biased : 1) - 1075; /* |x| = m * 2^e, e <= 11 */
+    u128 cents;
+    if (e >= 0) {
+        cents = ((u128)m << e) * 100;
+    } else {
+        int s = -e;
+        u128 n = (u128)m * 100; /* < 2^60 */
+        if (s >= 64) {
+            cents = 0; /* below a quarter of a cent */
+        } else {
+            u128 half = (u128)1 << (s - 1), rem = n & (((u128)1 << s) - 1);
+            cents = n >> s;
+            if (rem > half || (rem == half && (cents & 1))) cents++;
+        }
+    }
+    p = put_u64(p, (uint64_t)(cents / 100));
+    unsigned c = (unsigned)(cents % 100);
+    *p++ = '.';
+    *p++ = (char)('0' + c / 10);
+    *p++ = (char)('0' + c % 10);
+    return p;
+}
+
+/* The proleptic Gregorian date of a day number (days since 1970-01-01). */
+static void civil(int64_t z, int64_t *year, unsigned *month, unsigned *day) {
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *day = doy - (153 * mp + 2) / 5 + 1;
+    *month = mp < 10 ? mp + 3 : mp - 9;
+    *year = (int64_t)yoe + era * 400 + (*month <= 2);
+}
+
+static inline char *put2(char *p, unsigned v) {
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+    return p + 2;
+}
+
+/* yyyy-mm-dd of a day number; NULL outside the years 1 to 9999. */
+static char *csv_date(char *p, int64_t days) {
+    int64_t year;
+    unsigned month, day;
+    civil(days, &year, &month, &day);
+    if (year < 1 || year > 9999) return NULL;
+    p = put2(p, (unsigned)(year / 100));
+    p = put2(p, (unsigned)(year % 100));
+    *p++ = '-';
+    p = put2(p, month);
+    *p++ = '-';
+    return put2(p, day);
+}
+
+static char *csv_datetime(char *p, int64_t us) {
+    int64_t seconds = floordiv(us, 1000000);
+    int64_t days = floordiv(seconds, 86400);
+    int64_t in_day = seconds - days * 86400;
+    p = csv_date(p, days);
+    if (!p) return NULL;
+    *p++ = ' ';
+    p = put2(p, (unsigned)(in_day / 3600));
+    *p++ = ':';
+    p = put2(p, (unsigned)(in_day / 60 % 60));
+    *p++ = ':';
+    return put2(p, (unsigned)(in_day % 60));
+}
+
+/* One field of the current row (nothing for null); advances the column's cursors. NULL
+   declines. */
+static char *csv_cell(char *p, Column *c) {
+    int64_t i, len;
+    const struct ArrowArray *a = step(&c->main, &i);
+    int64_t ri = 0;
+    const struct ArrowArray *ra = c->raw.format != F_NONE ? step(&c->raw, &ri) : NULL;
+    if (!valid(a, i)) {
+        if (!ra || !valid(ra, ri)) return p;
+        const char *s = text_at(ra, c->raw.format, ri, &len);
+        return s ? csv_text(p, (const unsigned char *)s, len, c->raw.format == F_VIEW && len <= 12) : NULL;
+    }
+    switch (c->main.format) {
+    case F_VIEW:
+    case F_UTF8:
+    case F_LARGE_UTF8: {
+        const char *s = text_at(a, c->main.format, i, &len);
+        return s ? csv_text(p, (const unsigned char *)s, len, c->main.format == F_VIEW && len <= 12) : NULL;
+    }
+    case F_I64: return put_i64(p, ((const int64_t *)a->buffers[1])[i]);
+    case F_I32: return put_i64(p, ((const int32_t *)a->buffers[1])[i]);
+    case F_F64: return csv_money(p, ((const double *)a->buffers[1])[i]);
+    case F_DATE32: return csv_date(p, ((const int32_t *)a->buffers[1])[i]);
+    case F_TS_US: return csv_datetime(p, ((const int64_t *)a->buffers[1])[i]);
+    }
+    return NULL;
+}
+
+/* Renders every file; 0 done, 1 declined. No Python API (runs without the GIL). */
+static int csv_all(Column *cols, Py_ssize_t ncols, const int64_t *counts, int64_t *ends, Py_ssize_t nfiles,
+                   const char *head, Py_ssize_t headlen, char *out) {
+    char *p = out;
+    for (Py_ssize_t f = 0; f < nfiles; f++) {
+        p = put(p, "\xEF\xBB\xBF", 3);
+        p = put(p, head, (size_t)headlen);
+        for (int64_t r = 0; r < counts[f]; r++) {
+            for (Py_ssize_t j = 0; j < ncols; j++) {
+                if (j) *p++ = ',';
+                p = csv_cell(p, &cols[j]);
+                if (!p) return 1;
+            }
+            p = put(p, "\r\n", 2);
+        }
+        ends[f] = p - out;
+    }
+    return 0;
+}
+
+static PyObject *csv(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *specs, *files;
+    const char *head;
+    Py_ssize_t headlen;
+    if (!PyArg_ParseTuple(args, "O!O!y#:csv", &PyList_Type, &specs, &PyList_Type, &files, &head, &headlen))
+        return NULL;
+    Py_ssize_t ncols = PyList_GET_SIZE(specs), nfiles = PyList_GET_SIZE(files);
+    PyObject *result = NULL, *data = NULL;
+    Column *cols = calloc((size_t)(ncols ? ncols : 1), sizeof *cols);
+    int64_t *nums = calloc((size_t)(nfiles ? nfiles : 1) * 2, sizeof *nums);
+    if (!cols || !nums) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int64_t *counts = nums, *ends = nums + nfiles;
+    int64_t rows = 0;
+    for (Py_ssize_t f = 0; f < nfiles; f++) {
+        long long count = PyLong_AsLongLong(PyList_GET_ITEM(files, f));
+        if (count == -1 && PyErr_Occurred()) goto done;
+        if (count < 0) {
+            PyErr_SetString(PyExc_ValueError, "a file cannot have fewer than 0 rows");
+            goto done;
+        }
+        counts[f] = count;
+        rows += count;
+    }
+    int declined = ncols == 0;
+    for (Py_ssize_t j = 0; j < ncols && !declined; j++) {
+        PyObject *main, *raw;
+        int kind;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(specs, j), "iOO:column", &kind, &main, &raw)) goto done;
+        int got = load_column(&cols[j], kind, main, raw, rows);
+        if (got < 0) goto done;
+        declined = !got;
+    }
+    int64_t size = nfiles * (3 + (int64_t)headlen) + rows * (2 + ncols * CSV_CELL_MAX) + SLACK;
+    for (Py_ssize_t j = 0; j < ncols && !declined; j++) {
+        const Arr *t = text_of(&cols[j]);
+        int64_t text = t ? text_bytes(t) : 0;
+        declined = text < 0;
+        size += 2 * text; /* every byte a quote, doubled */
+    }
+    if (declined) {
+        result = Py_None;
+        goto done;
+    }
+    data = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
+    if (!data) goto done;
+    char *out = PyBytes_AS_STRING(data);
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+    status = csv_all(cols, ncols, counts, ends, nfiles, head, headlen, out);
+    Py_END_ALLOW_THREADS
+    if (status) {
+        result = Py_None;
+        goto done;
+    }
+    if (_PyBytes_Resize(&data, (Py_ssize_t)(nfiles ? ends[nfiles - 1] : 0)) < 0) goto done;
+    PyObject *offsets = PyList_New(nfiles);
+    if (!offsets) goto done;
+    for (Py_ssize_t f = 0; f < nfiles; f++) {
+        PyObject *end = PyLong_FromLongLong((long long)ends[f]);
+        if (!end) {
+            Py_DECREF(offsets);
+            goto done;
+        }
+        PyList_SET_ITEM(offsets, f, end);
+    }
+    result = PyTuple_Pack(2, data, offsets);
+    Py_DECREF(offsets);
+done:
+    Py_XDECREF(data);
+    if (cols)
+        for (Py_ssize_t j = 0; j < ncols; j++) {
+            release_arr(&cols[j].main);
+            release_arr(&cols[j].raw);
+        }
+    free(cols);
+    free(nums);
+    if (result == Py_None) Py_INCREF(result);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"render", render, METH_VARARGS,
      "render(columns, files) -> (bytes, [(end, last_row_number), ...]) | None\n\n"
      "columns: [(kind, arrow stream capsule, raw-text capsule | None, letters, style)];\n"
      "files: [(rows, first 1-based sheet row)], consecutive from the block's first row.\n"
      "None when the block needs what only the polars path renders (see the source)."},
+    {"csv", csv, METH_VARARGS,
+     "csv(columns, files, head) -> (bytes, [end, ...]) | None\n\n"
+     "columns: [(kind, arrow stream capsule, raw-text capsule | None)];\n"
+     "files: [rows], consecutive from the block's first row; head: the header line.\n"
+     "Each file is a UTF-8 BOM, head and its rows. None when the block needs what only the\n"
+     "polars path writes (see the source)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -685,5 +1021,6 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_sheetrows", NULL, -
 PyMODINIT_FUNC PyInit__sheetrows(void) {
     init_special();
     init_pow10();
+    init_csv();
     return PyModule_Create(&module);
 }

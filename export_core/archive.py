@@ -63,14 +63,14 @@ class DeflatedMember:
     """A member's bytes and their raw deflate stream (the ZIP needs both: the CRC and size
     are of the bytes)."""
 
-    data: bytes
+    data: bytes | memoryview
     stream: bytes
 
 
-MemberData = bytes | DeflatedMember | None
+MemberData = bytes | memoryview | DeflatedMember | None
 
 
-def deflate_member(member: Path, data: bytes) -> bytes | DeflatedMember:
+def deflate_member(member: Path, data: bytes | memoryview) -> bytes | memoryview | DeflatedMember:
     """`data`, the bytes of `member`, deflated now in the calling thread if the ZIP deflates
     such a member (`data` itself otherwise): what `ZipBuilder.add` takes."""
     if compress_type_for(member) != zipfile.ZIP_DEFLATED:

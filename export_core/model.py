@@ -25,6 +25,7 @@ import polars as pl
 from .catalog import Template
 
 if TYPE_CHECKING:
+    from .writers.csvnative import PreparedCsv
     from .writers.sheetxml import PreparedFile
 
 RAW_SUFFIX = "\x00raw"
@@ -80,9 +81,10 @@ class MappedFrame:
     template: Template
     frame: pl.DataFrame
     quality: QualityReport
-    # Sheet rows the xlsx writer's `prepare` rendered natively, per file of its group (the
-    # frame's PREPARED_FILE column says which rows are whose); see writers.xlsxrows.
-    prepared: tuple[PreparedFile, ...] = ()
+    # Files the writer's `prepare` rendered natively, per file of its group (the frame's
+    # PREPARED_FILE column says which rows are whose): sheet rows for xlsx (writers.xlsxrows),
+    # whole files for csv (writers.csv).
+    prepared: tuple[PreparedFile | PreparedCsv, ...] = ()
 
     @property
     def height(self) -> int:

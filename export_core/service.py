@@ -134,7 +134,7 @@ def _place(final: Path, write: Callable[[Path], object]) -> None:
         raise
 
 
-def _bytes_writer(data: bytes) -> Callable[[Path], object]:
+def _bytes_writer(data: bytes | memoryview) -> Callable[[Path], object]:
     return lambda path: path.write_bytes(data)
 
 
@@ -182,9 +182,10 @@ PrepareStep = Callable[[MappedFrame, list[tuple[int, int]]], MappedFrame]
 def _batches_with_rows(
     mapped: MappedFrame, plan: ExportPlan, options: ExportOptions
 ) -> Generator[tuple[BatchPlan, MappedFrame]]:
-    """Each batch with its rows. A writer with a `prepare` step (xlsx: renders row XML) gets
-    consecutive small batches in groups of ~PREPARE_ROWS rows, so that its per-call costs are
-    paid per group rather than per file, while memory stays bounded by the group. With
+    """Each batch with its rows. A writer with a `prepare` step (xlsx: renders row XML; csv:
+    renders the files, BOM and header included) gets consecutive small batches in groups of
+    ~PREPARE_ROWS rows, so that its per-call costs are paid per group rather than per file,
+    while memory stays bounded by the group. With
     several groups, the next group is prepared in a thread of its own while this one's
     batches are written (`_prepared_ahead`)."""
     prepare: PrepareStep | None = getattr(get_writer(options.format), "prepare", None)
@@ -241,7 +242,7 @@ def check_record_count(rows: int, limit: int) -> None:
         )
 
 
-Render = Callable[[MappedFrame, int, int, ExportOptions], bytes]
+Render = Callable[[MappedFrame, int, int, ExportOptions], bytes | memoryview]
 Written = tuple[WrittenFile, MemberData]  # a batch file in place, its bytes (deflated) if at hand
 
 

@@ -55,7 +55,7 @@ def _style(column: Column, kind: int, styles: CellStyles) -> int:
     return {KIND_DATE: styles.date, KIND_DATETIME: styles.datetime}.get(kind, 0)
 
 
-def _stream(series: pl.Series) -> object:
+def stream(series: pl.Series) -> object:
     """The series' Arrow C stream capsule. Renamed first: polars cannot export a name with a
     NUL in it (the raw-text columns' names), and aborts the process trying."""
     return series.alias("v").__arrow_c_stream__()
@@ -82,14 +82,14 @@ def render(
             return None
         raw = raw_column(column.field)
         raw_stream = (
-            _stream(frame.get_column(raw))
+            stream(frame.get_column(raw))
             if kind != KIND_TEXT and schema.get(raw) == pl.String
             else None
         )
         specs.append(
             (
                 kind,
-                _stream(frame.get_column(column.field)),
+                stream(frame.get_column(column.field)),
                 raw_stream,
                 xl_col_to_name(index),
                 _style(column, kind, styles),

@@ -53,6 +53,8 @@ def prepared_rows(mapped: MappedFrame, first_row: int) -> sheetxml.RenderedRows 
     if not (files[-1] == index and 0 <= index < len(mapped.prepared)):
         return None
     prepared = mapped.prepared[index]
+    if not isinstance(prepared, sheetxml.PreparedFile):
+        return None
     whole = prepared.height == frame.height
     if whole and numbers[0] == first_row + 1 and numbers[-1] == first_row + frame.height:
         return prepared.rendered

@@ -1,18 +1,21 @@
 """Test helpers for the engine: MappedFrames built by hand per export_core.model's contract (so
 cells and writers are tested without going through mapping, and on values mapping would never
-make), and readers of produced xlsx files."""
+make), random typed frames for the native renderers' tests, and readers of produced xlsx
+files."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import openpyxl
 import polars as pl
+from hypothesis import strategies as st
 
-from export_core.catalog import Template
+from export_core.catalog import Column, FieldKind, Template
 from export_core.model import MappedFrame, QualityReport, raw_column
 
 DTYPES: dict[str, pl.DataType] = {
@@ -42,6 +45,53 @@ def hand_mapped(template: Template, rows: Sequence[Mapping[str, Any]]) -> Mapped
     return MappedFrame(
         template, pl.DataFrame(list(columns.values())), QualityReport(rows=len(rows))
     )
+
+
+# A column kind of random frames: field name stem, template kind, dtype, values' strategy.
+FrameKind = tuple[str, FieldKind, pl.DataType, Any]
+
+
+@st.composite
+def kind_frames(
+    draw: st.DrawFn, kinds: Sequence[FrameKind], raws: Any, max_rows: int = 12
+) -> tuple[pl.DataFrame, list[Column]]:
+    """A frame of some of `kinds` (any order, each possibly twice), with raw-text companions
+    (values drawn from `raws`) for typed columns, in one or several chunks."""
+    picked = draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=7))
+    height = draw(st.integers(0, max_rows))
+    series, columns = [], []
+    for index, (name, kind, dtype, values) in enumerate(picked):
+        field = f"{name}{index}"
+        columns.append(Column(field, field.title(), kind))
+        series.append(
+            pl.Series(field, draw(st.lists(values, min_size=height, max_size=height)), dtype)
+        )
+        if dtype != pl.String and draw(st.booleans()):
+            raw = draw(st.lists(raws, min_size=height, max_size=height))
+            series.append(pl.Series(raw_column(field), raw, pl.String))
+    frame = pl.DataFrame(series)
+    cut = draw(st.integers(0, height))
+    if 0 < cut < height and draw(st.booleans()):  # several chunks
+        frame = pl.concat([frame.slice(0, cut), frame.slice(cut)], rechunk=False)
+    return frame, columns
+
+
+T = TypeVar("T")
+
+
+def in_threads(work: Callable[[], T], count: int = 4) -> list[T]:
+    """`work()` run by `count` threads at once; their results."""
+    results: list[Any] = [None] * count
+
+    def run(i: int) -> None:
+        results[i] = work()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
 
 
 _OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")

@@ -11,9 +11,7 @@ import dataclasses
 import io
 import math
 import struct
-import threading
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 import polars as pl
 import pytest
@@ -29,6 +27,7 @@ from export_core.model import EXCEL_MAX_ROWS, raw_column
 from export_core.readers import records_to_frame
 from export_core.writers import sheetnative, sheetxml, xlsx, xlsxpack
 from export_core.writers.xlsxrows import prepared_rows, template_styles
+from tests.unit.engine_helpers import FrameKind, in_threads, kind_frames
 
 CATALOG = get_catalog()
 ALL_TEMPLATES = [t for d in CATALOG.types.values() for t in d.templates.values()]
@@ -162,7 +161,7 @@ datetimes = st.one_of(
 )
 raws = st.one_of(st.none(), st.none(), st.just(""), st.text(TEXT_CHARS, max_size=8))
 
-KINDS: list[tuple[str, FieldKind, pl.DataType, Any]] = [
+KINDS: list[FrameKind] = [
     ("id", "integer", pl.Int64(), ints),
     ("amount", "money", pl.Float64(), floats),
     ("ratio", "integer", pl.Float64(), floats),  # a float without the money format
@@ -172,27 +171,8 @@ KINDS: list[tuple[str, FieldKind, pl.DataType, Any]] = [
 ]
 
 
-@st.composite
-def frames(draw: st.DrawFn, max_rows: int = 12) -> tuple[pl.DataFrame, list[Column]]:
-    """A frame of some of the kinds (any order, each possibly twice), with raw-text companions
-    for typed columns, in one or several chunks."""
-    picked = draw(st.lists(st.sampled_from(KINDS), min_size=1, max_size=7))
-    height = draw(st.integers(0, max_rows))
-    series, columns = [], []
-    for index, (name, kind, dtype, values) in enumerate(picked):
-        field = f"{name}{index}"
-        columns.append(_column(field, kind))
-        series.append(
-            pl.Series(field, draw(st.lists(values, min_size=height, max_size=height)), dtype)
-        )
-        if dtype != pl.String and draw(st.booleans()):
-            raw = draw(st.lists(raws, min_size=height, max_size=height))
-            series.append(pl.Series(raw_column(field), raw, pl.String))
-    frame = pl.DataFrame(series)
-    cut = draw(st.integers(0, height))
-    if 0 < cut < height and draw(st.booleans()):  # several chunks
-        frame = pl.concat([frame.slice(0, cut), frame.slice(cut)], rechunk=False)
-    return frame, columns
+def frames(max_rows: int = 12) -> st.SearchStrategy[tuple[pl.DataFrame, list[Column]]]:
+    return kind_frames(KINDS, raws, max_rows)
 
 
 @st.composite
@@ -493,17 +473,7 @@ def test_renders_in_parallel_threads() -> None:
     styles = template_styles(columns)
     want = native(mapped.frame, columns, [(4_000, 1)], styles)
     assert want is not None
-    results: list[Any] = [None] * 4
-
-    def work(i: int) -> None:
-        results[i] = native(mapped.frame, columns, [(4_000, 1)], styles)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert results == [want] * 4
+    assert in_threads(lambda: native(mapped.frame, columns, [(4_000, 1)], styles)) == [want] * 4
 
 
 def test_escapes_are_found_at_every_position() -> None:
