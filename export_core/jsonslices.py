@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections import deque
 from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -60,6 +59,7 @@ import polars as pl
 from . import jsoncolumns, jsondoc, readers
 from .errors import InputError
 from .jsondoc import Bytes, NotFast
+from .pools import ForkSafePool
 
 SLICE_BYTES = 1 << 20
 FIRST_SLICE_BYTES = 1 << 16  # ~150 records of 50k participants: the field names, in dicts
@@ -71,8 +71,7 @@ AHEAD = 3  # slices handed to the threads ahead of the one being used: bounds th
 AHEAD_MIN_SLICES = 4
 _MAX_RESTARTS = 4  # slices decoded again (a cut that failed, new field names) before the
 # rest of the document goes one slice at a time
-_pool: tuple[int, ThreadPoolExecutor] | None = None  # (the process it belongs to, the pool)
-_pool_lock = threading.Lock()
+_POOL = ForkSafePool(THREADS, "ybb-slices")
 Rows = list[Any] | pl.DataFrame  # a slice's records: dicts, or a frame (jsoncolumns)
 Accept = Callable[[Rows, int], bool]
 Parse = Callable[[Bytes, int, int], Rows | None]
@@ -201,16 +200,8 @@ class _Pending:
 
 
 def _executor() -> ThreadPoolExecutor:
-    """The process's slice pool, created on first use. A forked child (a gunicorn or Celery
-    worker) gets its own: the parent's pool object would survive the fork without its
-    threads, and work handed to it would never run."""
-    global _pool, _pool_lock
-    if _pool is not None and _pool[0] != os.getpid():
-        _pool, _pool_lock = None, threading.Lock()  # the parent's lock may have been held
-    with _pool_lock:
-        if _pool is None:
-            _pool = (os.getpid(), ThreadPoolExecutor(THREADS, thread_name_prefix="ybb-slices"))
-        return _pool[1]
+    """The process's pool (see export_core.pools)."""
+    return _POOL.executor()
 
 
 class _Ahead:

@@ -35,7 +35,6 @@ other xlsxwriter workbooks, and every other zipfile user, are as they were)."""
 from __future__ import annotations
 
 import os
-import threading
 import types
 import zipfile
 from collections import deque
@@ -47,6 +46,7 @@ import xlsxwriter
 import xlsxwriter.workbook
 from zlib_ng import zlib_ng
 
+from ..pools import ForkSafePool
 from ..settings import xlsx_deflate_level
 from . import rowdeflate
 from .rowstream import ByteCopyWorksheet
@@ -65,21 +65,12 @@ THREADS = max(1, min(2, os.cpu_count() or 1))
 MAX_PENDING = THREADS + 1
 COPY_BYTES = 1 << 20  # deflated rows copied into the package this much at a time
 
-_pool: tuple[int, ThreadPoolExecutor] | None = None  # (the process it belongs to, the pool)
-_pool_lock = threading.Lock()
+_POOL = ForkSafePool(THREADS, "ybb-deflate")
 
 
 def _executor() -> ThreadPoolExecutor:
-    """The process's deflate pool, created on first use. A forked child (a gunicorn or
-    Celery worker) gets its own: the parent's pool object would survive the fork without its
-    threads, and work handed to it would never run."""
-    global _pool, _pool_lock
-    if _pool is not None and _pool[0] != os.getpid():
-        _pool, _pool_lock = None, threading.Lock()  # the parent's lock may have been held
-    with _pool_lock:
-        if _pool is None:
-            _pool = (os.getpid(), ThreadPoolExecutor(THREADS, thread_name_prefix="ybb-deflate"))
-        return _pool[1]
+    """The process's pool (see export_core.pools)."""
+    return _POOL.executor()
 
 
 def deflate_whole(data: bytes | memoryview, level: int | None = None) -> bytes:

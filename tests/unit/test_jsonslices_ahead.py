@@ -285,7 +285,7 @@ def test_a_forked_child_gets_a_pool_of_its_own(tmp_path: Path) -> None:
     workers before any export), so a whole decode there would hang whatever this module does."""
     raw = orjson.dumps({"data": big_rows(5_000)})
     assert jsonslices.decode_records(raw, slice_bytes=4_000) is not None
-    assert jsonslices._pool is not None
+    assert jsonslices._POOL.started
     parent = jsonslices._executor()
     result = tmp_path / "child.txt"
     pid = os.fork()
