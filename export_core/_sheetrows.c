@@ -113,6 +113,16 @@ static void release_arr(Arr *a) {
     a->nchunks = a->cap = 0;
 }
 
+/* Every column's arrays released, then the columns themselves (cols may be NULL). */
+static void free_columns(Column *cols, Py_ssize_t ncols) {
+    if (cols)
+        for (Py_ssize_t j = 0; j < ncols; j++) {
+            release_arr(&cols[j].main);
+            release_arr(&cols[j].raw);
+        }
+    free(cols);
+}
+
 static int format_of(const char *f) {
     if (!strcmp(f, "l")) return F_I64;
     if (!strcmp(f, "i")) return F_I32;
@@ -684,12 +694,7 @@ static PyObject *render(PyObject *self, PyObject *args) {
     Py_DECREF(pieces);
 done:
     Py_XDECREF(data);
-    if (cols)
-        for (Py_ssize_t j = 0; j < ncols; j++) {
-            release_arr(&cols[j].main);
-            release_arr(&cols[j].raw);
-        }
-    free(cols);
+    free_columns(cols, ncols);
     free(nums);
     if (result == Py_None) Py_INCREF(result);
     return result;
@@ -990,12 +995,7 @@ static PyObject *csv(PyObject *self, PyObject *args) {
     Py_DECREF(offsets);
 done:
     Py_XDECREF(data);
-    if (cols)
-        for (Py_ssize_t j = 0; j < ncols; j++) {
-            release_arr(&cols[j].main);
-            release_arr(&cols[j].raw);
-        }
-    free(cols);
+    free_columns(cols, ncols);
     free(nums);
     if (result == Py_None) Py_INCREF(result);
     return result;

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from ..catalog import Column
-from ..model import ExportOptions, raw_column
+from ..model import ExportOptions
 from .sheetnative import (
     KIND_DATE,
     KIND_DATETIME,
@@ -30,7 +30,7 @@ from .sheetnative import (
     KIND_INT,
     KIND_TEXT,
     available,
-    stream,
+    column_streams,
 )
 
 try:  # built by `make` (export_core/_build.py); without it, polars writes alone
@@ -103,13 +103,7 @@ def render(
         kind = None if dtype is None else _kind(column, dtype)
         if kind is None:
             return None
-        raw = raw_column(column.field)
-        raw_stream = (
-            stream(frame.get_column(raw))
-            if kind != KIND_TEXT and schema.get(raw) == pl.String
-            else None
-        )
-        specs.append((kind, stream(frame.get_column(column.field)), raw_stream))
+        specs.append((kind, *column_streams(frame, column.field, kind)))
     head = header(tuple(c.header for c in columns))
     got = _sheetrows.csv(specs, list(sizes), head)
     if got is None:

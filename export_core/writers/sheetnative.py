@@ -61,6 +61,14 @@ def stream(series: pl.Series) -> object:
     return series.alias("v").__arrow_c_stream__()
 
 
+def column_streams(frame: pl.DataFrame, field: str, kind: int) -> tuple[object, object | None]:
+    """The Arrow streams of a column of `kind`: its values, and for a typed column the raw
+    text kept where a value did not parse (None where the frame has no such column)."""
+    raw = raw_column(field)
+    has_raw = kind != KIND_TEXT and frame.schema.get(raw) == pl.String
+    return stream(frame.get_column(field)), stream(frame.get_column(raw)) if has_raw else None
+
+
 def render(
     frame: pl.DataFrame,
     columns: Sequence[Column],
@@ -80,17 +88,12 @@ def render(
         kind = None if dtype is None else _kind(dtype)
         if kind is None:
             return None
-        raw = raw_column(column.field)
-        raw_stream = (
-            stream(frame.get_column(raw))
-            if kind != KIND_TEXT and schema.get(raw) == pl.String
-            else None
-        )
+        values, raw_text = column_streams(frame, column.field, kind)
         specs.append(
             (
                 kind,
-                stream(frame.get_column(column.field)),
-                raw_stream,
+                values,
+                raw_text,
                 xl_col_to_name(index),
                 _style(column, kind, styles),
             )
