@@ -5,8 +5,11 @@ files."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -122,3 +125,17 @@ def column_widths(ws: Any) -> dict[int, float]:
         for index in range(dim.min, dim.max + 1):
             widths[index] = dim.width
     return widths
+
+
+def wait_for_child(pid: int, what: str, timeout: float = 60) -> None:
+    """Wait for the forked child `pid` to exit; kill it and fail with "`what` never finished"
+    if it has not within `timeout` seconds (a child stuck on a pool without threads)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    raise AssertionError(f"{what} never finished")

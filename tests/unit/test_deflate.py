@@ -4,8 +4,6 @@ and no global change to xlsxwriter or zipfile."""
 from __future__ import annotations
 
 import os
-import signal
-import time
 import zipfile
 import zlib
 from datetime import datetime
@@ -26,6 +24,7 @@ from export_core.model import ExportOptions
 from export_core.readers import records_to_frame
 from export_core.settings import Settings, xlsx_deflate_level
 from export_core.writers import deflate, rowstream, xlsx, xlsxpack
+from tests.unit.engine_helpers import wait_for_child
 
 FIXED_CREATED = datetime(2026, 12, 5, 12, 0, 0)
 
@@ -185,16 +184,7 @@ def test_a_forked_child_deflates_with_a_pool_of_its_own(tmp_path: Path) -> None:
             result.write_bytes(_deflated(deflate.ParallelDeflater(), data, [1 << 20] * 4))
         finally:
             os._exit(0)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.05)
-    else:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        raise AssertionError("the forked child's deflate never finished")
+    wait_for_child(pid, "the forked child's deflate")
     assert zlib.decompress(result.read_bytes(), -15) == data
 
 

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from hypothesis import strategies as st
 from benchmarks.datagen import records
 from export_core import jsonslices
 from export_core.jsonslices import SlicedRecords
+from tests.unit.engine_helpers import wait_for_child
 
 from .test_jsonslices import TRICKY, assert_same_as_orjson
 
@@ -296,14 +295,5 @@ def test_a_forked_child_gets_a_pool_of_its_own(tmp_path: Path) -> None:
             result.write_text(f"{pool is not parent} {value}")
         finally:
             os._exit(0)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.05)
-    else:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        raise AssertionError("the forked child's pool never ran its work")
+    wait_for_child(pid, "the forked child's pool work")
     assert result.read_text() == "True [{'a': 1}]"
