@@ -10,6 +10,7 @@ decoder, export_core.jsonslices."""
 
 from __future__ import annotations
 
+import mmap
 import re
 from collections.abc import Iterator
 from typing import Any, TypeVar
@@ -23,7 +24,9 @@ _LIST_START = re.compile(rb"[ \t\r\n]*:[ \t\r\n]*\[[ \t\r\n]*")
 MAX_TRIES = 8  # candidate cuts tried before giving up on a fast path
 
 _T = TypeVar("_T")
-Bytes = bytes | bytearray  # a body read into a preallocated buffer is a bytearray
+# A body read into a preallocated buffer is a bytearray; a big one spooled to a file, a read-only
+# memory map (export_core.spool): it slices, finds and searches like bytes, but has no count().
+Bytes = bytes | bytearray | mmap.mmap
 
 
 class NotFast(Exception):
@@ -59,7 +62,7 @@ def _first_record(raw: Bytes, start: int) -> int:
     return start
 
 
-def _head_fields(head: Bytes) -> dict[str, Any] | None:
+def _head_fields(head: bytes | bytearray) -> dict[str, Any] | None:
     """The fields before a "data" key candidate, if the candidate is a key of the top-level
     object: the text before it is "{" alone, or closes into a valid object after its comma."""
     body = head.lstrip(WS)

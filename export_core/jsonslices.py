@@ -45,6 +45,7 @@ for what is running before it returns or raises: no work of a call outlives it."
 
 from __future__ import annotations
 
+import mmap
 import os
 import re
 from collections import deque
@@ -94,6 +95,7 @@ def decode_records(
     slice_bytes: int = SLICE_BYTES,
     columns: bool = True,
     threads: int = THREADS,
+    release: Callable[[int], None] | None = None,
 ) -> SlicedRecords | None:
     """`raw` (a JSON list of objects, or an object with a "data" list of objects) decoded a
     slice at a time, or None when the ordinary whole-document decode must be used instead.
@@ -110,7 +112,11 @@ def decode_records(
 
     With `threads` > 1 the slices after the first are decoded ahead on the process's pool of
     THREADS threads (see the module's docstring); 1 decodes them one at a time on this thread,
-    as does `columns=False` (orjson holds the GIL: a thread would not help)."""
+    as does `columns=False` (orjson holds the GIL: a thread would not help).
+
+    `release(offset)`, if given, is told after each slice that the bytes before `offset` are
+    not needed any more (export_core.spool.release_behind: a spooled body's pages unmapped);
+    they must stay readable all the same (a slice cut again, the tail, a fallback)."""
     try:
         head, start = jsondoc.locate(raw)
         frames: list[pl.DataFrame] = []
@@ -128,6 +134,8 @@ def decode_records(
                         return None
                     frames.append(records)
                     count, end = count + records.height, after
+                    if release is not None:
+                        release(after)
                     continue
                 _check_scalar_objects(records, raw, begin, after)
                 if ahead is not None and not frames and float in readers.value_types(records):
@@ -137,6 +145,8 @@ def decode_records(
                 frames.append(_slice_frame(records, keys))
                 count, end = count + len(records), after
                 del records
+                if release is not None:
+                    release(after)
         fields = jsondoc.document_fields(head, jsondoc.tail_fields(raw, end))
     except NotFast:
         return None
@@ -349,7 +359,11 @@ def _may_nest(raw: Bytes, begin: int, after: int, records: int) -> bool:
     needs a "[", an object a "{" besides the one opening each record (either may also sit in
     a string, hence "may"). Two C scans, ~15 ms for 20 MB (a regex for ':' + '[' or '{' took
     30 ms, bytes.find of two-byte needles more)."""
-    return raw.find(b"[", begin, after) >= 0 or raw.count(b"{", begin, after) != records
+    if raw.find(b"[", begin, after) >= 0:
+        return True
+    if isinstance(raw, mmap.mmap):  # no count(): the slice's bytes, a copy
+        return raw[begin:after].count(b"{") != records
+    return raw.count(b"{", begin, after) != records
 
 
 def _slice_frame(records: list[dict[str, Any]], keys: dict[str, None]) -> pl.DataFrame:

@@ -4,9 +4,11 @@ object, field types, the seed's messages. Produces ExportOptions for the engine.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import mmap
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +18,7 @@ import polars as pl
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from export_core import jsoncolumns, readers
+from export_core import spool as body_spool
 from export_core.catalog import Catalog
 from export_core.errors import (
     InputError,
@@ -83,14 +86,21 @@ def decode_export_body(raw: Bytes, route: str, max_records: int, *, hashed: bool
     whole, which raises the precise error."""
     digest = hashlib.sha256() if hashed else None
     # The digest is computed from the records as dicts: with a key, no slice goes to columns.
-    sliced = decode_records(raw, accept=_slice_checker(max_records, digest), columns=digest is None)
+    sliced = decode_records(
+        raw,
+        accept=_slice_checker(max_records, digest),
+        columns=digest is None,
+        release=body_spool.release_behind(raw),
+    )
     if sliced is not None and sliced.fields is not None:
         request = None
         if digest is not None:
             digest.update(b"]")
             request = _combined_hash(route, sliced.fields, digest.hexdigest())
         return ExportBody(sliced.fields, sliced.frame, request)
-    body = parse_json_object(raw)
+    # The whole-document decode takes bytes: a spooled body is read back from its file here
+    # (a body the fast path turned down: unusual input, as big as it was before spooling).
+    body = parse_json_object(raw[:] if isinstance(raw, mmap.mmap) else raw)
     return ExportBody(body, None, request_hash(route, body) if hashed else None)
 
 
@@ -121,16 +131,20 @@ def _plain_records(records: list[dict[str, Any]]) -> bool:
     return min(sizes) > 0 and max(sizes) <= MAX_FIELDS_PER_RECORD
 
 
-def read_body(max_bytes: int) -> Bytes:
+def read_body(max_bytes: int, *, spool: bool = False) -> Bytes:
     """The raw body, refusing more than `max_bytes` whether Content-Length says so up front
     or a chunked body grows past it while being read (413). With a Content-Length the body is
     read into one buffer of that size (a list of blocks joined at the end would hold the body
-    twice for a moment: +20 MB of worker memory for a 50,000-row export)."""
+    twice for a moment: +20 MB of worker memory for a 50,000-row export). With `spool`, a body
+    of at least spool.SPOOL_MIN_BYTES goes to a temporary file instead, and comes back as a
+    read-only map of it (export_core.spool: the worker then never holds it whole)."""
     declared = flask.request.content_length
     if declared is not None and declared > max_bytes:
         raise RequestEntityTooLarge()
     stream = flask.request.stream
     if declared is not None:
+        if spool and declared >= body_spool.SPOOL_MIN_BYTES:
+            return body_spool.spool(_blocks(stream, declared))
         buffer, size = bytearray(declared), 0
         while size < declared and (block := stream.read(min(READ_BLOCK, declared - size))):
             buffer[size : size + len(block)] = block
@@ -143,7 +157,25 @@ def read_body(max_bytes: int) -> Bytes:
         if total > max_bytes:
             raise RequestEntityTooLarge()
         parts.append(block)
+        if spool and total >= body_spool.SPOOL_MIN_BYTES:
+            return body_spool.spool(itertools.chain(parts, _limited(stream, max_bytes - total)))
     return b"".join(parts)
+
+
+def _blocks(stream: Any, size: int) -> Iterator[bytes]:
+    """The first `size` bytes of `stream` (fewer if it ends first), a block at a time."""
+    while size > 0 and (block := stream.read(min(READ_BLOCK, size))):
+        size -= len(block)
+        yield block
+
+
+def _limited(stream: Any, allowed: int) -> Iterator[bytes]:
+    """The rest of `stream`, a block at a time: 413 once it holds more than `allowed` bytes."""
+    while block := stream.read(READ_BLOCK):
+        allowed -= len(block)
+        if allowed < 0:
+            raise RequestEntityTooLarge()
+        yield block
 
 
 def parse_json_object(raw: Bytes) -> dict[str, Any]:

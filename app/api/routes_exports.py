@@ -61,7 +61,7 @@ def create_export(export_type: str) -> flask.Response:
         raise MethodNotAllowed(valid_methods=["DELETE", "OPTIONS"])
     require_json_content_type()
     hashed = "Idempotency-Key" in flask.request.headers
-    raw = read_body(ctx.settings.max_body_bytes)
+    raw = read_body(ctx.settings.max_body_bytes, spool=True)
     body = decode_export_body(raw, flask.request.path, ctx.settings.max_records, hashed=hashed)
     del raw  # the body's bytes are not needed once decoded
     key = idempotency_key()

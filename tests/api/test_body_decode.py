@@ -15,9 +15,11 @@ from flask.testing import FlaskClient
 
 from app.api.body import MAX_NESTING, decode_export_body, request_hash
 from benchmarks.datagen import records
+from export_core.jsonslices import decode_records
 from export_core.model import ExportOptions
 from export_core.readers import records_to_frame
 from export_core.service import write_export
+from export_core.spool import release_behind, spool
 
 from .envelope import assert_error_envelope
 
@@ -37,6 +39,48 @@ def test_a_body_of_several_slices_is_decoded_in_slices() -> None:
     assert decoded.frame.equals(records_to_frame(body["data"]))
     assert decoded.fields == {"template": "complete", "format": "csv"}
     assert decoded.request_hash == request_hash(ROUTE, body)
+
+
+@pytest.mark.parametrize("hashed", [False, True])
+def test_a_spooled_body_decodes_as_the_same_frame(tmp_path: Path, hashed: bool) -> None:
+    """A big body read into a file map (export_core.spool) decodes to the frame and hash of
+    the same bytes in memory; with an Idempotency-Key the slices are dicts (no columns)."""
+    body = body_of(6_000, format="csv")
+    raw = orjson.dumps(body)
+    spooled = spool([raw], str(tmp_path))
+    assert not isinstance(spooled, bytes)
+    decoded = decode_export_body(spooled, ROUTE, 50_000, hashed=hashed)
+    in_memory = decode_export_body(raw, ROUTE, 50_000, hashed=hashed)
+    assert decoded.frame is not None and in_memory.frame is not None
+    assert decoded.frame.equals(in_memory.frame)
+    assert decoded.frame.equals(records_to_frame(body["data"]))
+    assert decoded.fields == in_memory.fields == {"template": "complete", "format": "csv"}
+    assert decoded.request_hash == in_memory.request_hash
+
+
+def test_the_decoder_releases_what_it_has_gone_past(tmp_path: Path) -> None:
+    raw = orjson.dumps(body_of(6_000))
+    spooled = spool([raw], str(tmp_path))
+    release = release_behind(spooled)
+    assert release is not None
+    offsets: list[int] = []
+
+    def recording(offset: int) -> None:
+        offsets.append(offset)
+        release(offset)
+
+    sliced = decode_records(spooled, release=recording)
+    assert sliced is not None and sliced.frame.height == 6_000
+    assert offsets == sorted(offsets) and len(offsets) >= 3, offsets
+    assert len(raw) - offsets[-1] < 16, "the last slice ends at the end of the list"
+
+
+def test_a_spooled_body_the_fast_path_refuses_gets_the_ordinary_error(tmp_path: Path) -> None:
+    body = body_of(6_000)
+    body["data"][5_999]["notes"] = {"nested": True}  # in the last slice: released before it
+    raw = spool([orjson.dumps(body)], str(tmp_path))
+    decoded = decode_export_body(raw, ROUTE, 50_000, hashed=False)
+    assert decoded.frame is None and decoded.fields["data"][5_999]["notes"] == {"nested": True}
 
 
 def test_the_hash_ignores_key_order_and_layout_but_not_content() -> None:
@@ -109,6 +153,23 @@ def test_a_sliced_export_writes_what_the_engine_writes(client: FlaskClient, tmp_
         assert names == [f.file_name for f in expected.files]
         for name in names:
             assert got.read(name) == (tmp_path / name).read_bytes(), name
+
+
+def test_a_big_chunked_body_is_spooled_and_exported(client: FlaskClient) -> None:
+    """No Content-Length: a body that passes spool.SPOOL_MIN_BYTES while being read goes on
+    into the file (the blocks read so far first)."""
+    body = body_of(4_000, format="csv")
+    raw = orjson.dumps(body)
+    assert len(raw) > 1 << 20
+    resp = client.post(
+        ROUTE,
+        input_stream=io.BytesIO(raw),
+        content_type="application/json",
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert resp.get_json()["data"]["record_count"] == 4_000
 
 
 def test_errors_in_a_big_body_are_the_ordinary_ones(client: FlaskClient) -> None:

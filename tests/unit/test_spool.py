@@ -1,0 +1,117 @@
+"""export_core.spool: a big body written to an unnamed temporary file and read through a map,
+whose pages the decoder has gone past leave the process's RSS while staying readable."""
+
+from __future__ import annotations
+
+import mmap
+import os
+import resource
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from export_core.spool import release_behind, spool
+
+ROOT = Path(__file__).resolve().parents[2]
+MB = 1 << 20
+
+
+def blocks_of(data: bytes, size: int = 256 * 1024) -> Iterator[bytes]:
+    return (data[i : i + size] for i in range(0, len(data), size))
+
+
+def body(size: int) -> bytes:
+    return bytes(range(256)) * (size // 256)
+
+
+def rss_file_kb() -> int:
+    """The pages of files this process has mapped, in kB (RssFile of /proc/self/status)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssFile:"):
+            return int(line.split()[1])
+    raise AssertionError("no RssFile in /proc/self/status")
+
+
+def test_a_spooled_body_reads_back_from_a_file_without_a_name(tmp_path: Path) -> None:
+    data = body(3 * MB + 100)
+    raw = spool(blocks_of(data), str(tmp_path))
+    assert isinstance(raw, mmap.mmap)
+    assert len(raw) == len(data) and raw[:] == data
+    assert raw.find(b"\xff\x00", 1000) == data.find(b"\xff\x00", 1000)
+    assert list(tmp_path.iterdir()) == [], "the spool file must have no name to leave behind"
+    raw.close()
+
+
+def test_no_bytes_spool_to_an_empty_body(tmp_path: Path) -> None:
+    assert spool(iter([]), str(tmp_path)) == b""
+    assert spool(iter([b""]), str(tmp_path)) == b""
+
+
+def test_released_pages_leave_the_rss_and_read_back_the_same(tmp_path: Path) -> None:
+    data = body(16 * MB)
+    raw = spool(blocks_of(data), str(tmp_path))
+    assert isinstance(raw, mmap.mmap)
+    release = release_behind(raw)
+    assert release is not None
+    assert raw[:] == data  # every page read: mapped
+    mapped = rss_file_kb()
+    release(12 * MB + 123)  # whole pages before the offset
+    assert mapped - rss_file_kb() >= 11 * 1024, "12 MB released, the RSS did not drop"
+    release(4 * MB)  # behind what went already: nothing more
+    assert raw[:] == data, "released pages must read back from the file"
+    raw.close()
+
+
+def test_a_body_in_memory_has_nothing_to_release() -> None:
+    assert release_behind(b"abc") is None
+    assert release_behind(bytearray(b"abc")) is None
+
+
+def test_without_a_usable_directory_the_body_is_gathered_in_memory(tmp_path: Path) -> None:
+    data = body(2 * MB)
+    raw = spool(blocks_of(data), str(tmp_path / "missing"))
+    assert isinstance(raw, bytes) and raw == data
+
+
+def test_a_write_that_fails_halfway_loses_nothing(tmp_path: Path) -> None:
+    """A disk that fills up while the body is spooled: the process may write only 512 kB to a
+    file (RLIMIT_FSIZE: EFBIG, as ENOSPC would), so the write fails a third of the way; what
+    was written is read back and the rest gathered in memory."""
+    code = (
+        "import sys\n"
+        "from export_core.spool import spool\n"
+        "data = bytes(range(256)) * 6144\n"  # 1.5 MB
+        "blocks = (data[i : i + 100_000] for i in range(0, len(data), 100_000))\n"
+        "raw = spool(blocks, sys.argv[1])\n"
+        "assert isinstance(raw, bytes), type(raw)\n"
+        "assert raw == data, 'bytes lost'\n"
+        "print('ok')\n"
+    )
+
+    def limit_file_size() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (512 * 1024, 512 * 1024))
+
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        cwd=ROOT,
+        preexec_fn=limit_file_size,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_an_error_while_reading_the_body_leaves_no_file(tmp_path: Path) -> None:
+    def too_big() -> Iterator[bytes]:
+        yield body(MB)
+        raise ValueError("over the limit")
+
+    open_files = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(ValueError, match="over the limit"):
+        spool(too_big(), str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
+    assert len(os.listdir("/proc/self/fd")) == open_files, "the spool file was left open"
