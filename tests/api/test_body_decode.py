@@ -21,6 +21,7 @@ from export_core.readers import records_to_frame
 from export_core.service import write_export
 from export_core.spool import release_behind, spool
 
+from .chunked import post_chunked
 from .envelope import assert_error_envelope
 
 ROUTE = "/api/ybb/export/participants"
@@ -161,13 +162,7 @@ def test_a_big_chunked_body_is_spooled_and_exported(client: FlaskClient) -> None
     body = body_of(4_000, format="csv")
     raw = orjson.dumps(body)
     assert len(raw) > 1 << 20
-    resp = client.post(
-        ROUTE,
-        input_stream=io.BytesIO(raw),
-        content_type="application/json",
-        headers={"Transfer-Encoding": "chunked"},
-        environ_overrides={"wsgi.input_terminated": True},
-    )
+    resp = post_chunked(client, ROUTE, raw)
     assert resp.status_code == 200, resp.get_data(as_text=True)
     assert resp.get_json()["data"]["record_count"] == 4_000
 

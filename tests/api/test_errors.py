@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from app.api.errors import STATUS_BY_ERROR, status_for
 from export_core import errors, readers
 
+from .chunked import post_chunked
 from .conftest import AppFactory, participants
 from .envelope import assert_error_envelope
 
@@ -150,15 +151,7 @@ def test_chunked_body_over_the_limit(make_app: AppFactory) -> None:
     stream, as gunicorn does with wsgi.input_terminated)."""
     client = make_app(YBB_MAX_BODY_MB="1").test_client()
     raw = orjson.dumps({"data": [{"id": 1, "notes": "x" * 1000}] * 1100})
-    import io
-
-    resp = client.post(
-        EXPORT,
-        input_stream=io.BytesIO(raw),
-        content_type="application/json",
-        headers={"Transfer-Encoding": "chunked"},
-        environ_overrides={"wsgi.input_terminated": True},
-    )
+    resp = post_chunked(client, EXPORT, raw)
     assert_error_envelope(resp, 413, "Request body too large: the limit is 1 MB")
 
 
