@@ -5,7 +5,8 @@
 Each module in MODULES (export_core/<name>.c: `_jsoncols`, the request bodies' JSON decoder;
 `_sheetrows`, the xlsx sheets' row XML and the CSV files) is compiled with the C compiler on
 PATH (`cc`, or $CC) against this interpreter's headers, into export_core/<name><EXT_SUFFIX>;
-a module is skipped when that file is newer than its source (unless --force). Both are
+a module is skipped when that file is newer than its source and the shared header
+export_core/arrow_c.h (unless --force). Both are
 optional at run time (export_core.jsoncolumns falls back to msgspec, export_core.writers'
 sheetnative and csvnative to the polars renderers), but the tests assert they import, so a
 checkout where `make test` ran cannot silently lack them."""
@@ -21,6 +22,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 MODULES = ("_jsoncols", "_sheetrows")
+HEADERS = ("arrow_c.h",)  # included by every module: a change rebuilds them all
 FLAGS = ["-O2", "-shared", "-fPIC", "-Wall", "-Wextra", "-Werror"]
 
 
@@ -34,7 +36,8 @@ def target(name: str = "_jsoncols") -> Path:
 
 def build_one(name: str, force: bool = False) -> Path:
     out, src = target(name), source(name)
-    if not force and out.exists() and out.stat().st_mtime >= src.stat().st_mtime:
+    newest = max(path.stat().st_mtime for path in (src, *(HERE / h for h in HEADERS)))
+    if not force and out.exists() and out.stat().st_mtime >= newest:
         return out
     include = sysconfig.get_paths()["include"]
     compiler = shlex.split(os.environ.get("CC", "cc"))
