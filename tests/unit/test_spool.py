@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import mmap
 import os
-import resource
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -77,11 +76,12 @@ def test_without_a_usable_directory_the_body_is_gathered_in_memory(tmp_path: Pat
 
 
 def test_a_write_that_fails_halfway_loses_nothing(tmp_path: Path) -> None:
-    """A disk that fills up while the body is spooled: the process may write only 512 kB to a
-    file (RLIMIT_FSIZE: EFBIG, as ENOSPC would), so the write fails a third of the way; what
-    was written is read back and the rest gathered in memory."""
+    """A disk that fills up while the body is spooled: the child process may write only 512 kB
+    to a file (RLIMIT_FSIZE: EFBIG, as ENOSPC would; Python ignores SIGXFSZ), so the write fails
+    a third of the way; what was written is read back and the rest gathered in memory."""
     code = (
-        "import sys\n"
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (512 * 1024, 512 * 1024))\n"
         "from export_core.spool import spool\n"
         "data = bytes(range(256)) * 6144\n"  # 1.5 MB
         "blocks = (data[i : i + 100_000] for i in range(0, len(data), 100_000))\n"
@@ -91,13 +91,9 @@ def test_a_write_that_fails_halfway_loses_nothing(tmp_path: Path) -> None:
         "print('ok')\n"
     )
 
-    def limit_file_size() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (512 * 1024, 512 * 1024))
-
     done = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path)],
         cwd=ROOT,
-        preexec_fn=limit_file_size,
         capture_output=True,
         text=True,
         timeout=60,
