@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,9 @@ from app import create_app
 from export_core.settings import Settings
 from tests.api.conftest import BufferedClient, participants
 from tests.api.envelope import assert_error_envelope
+from tests.processes import python_child
 
 EXPORT = "/api/ybb/export/participants"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _client(data_dir: Path) -> Any:
@@ -98,14 +97,7 @@ print(json.dumps(out))
 
 
 def test_disk_full_during_sync_and_async_exports(full_disk: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(full_disk)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    done = python_child(CHILD, str(full_disk), timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     status, body = out["sync"]

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import mmap
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from export_core.spool import release_behind, spool
+from tests.processes import python_child
 
-ROOT = Path(__file__).resolve().parents[2]
 MB = 1 << 20
 
 
@@ -91,13 +89,7 @@ def test_a_write_that_fails_halfway_loses_nothing(tmp_path: Path) -> None:
         "print('ok')\n"
     )
 
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = python_child(code, str(tmp_path), timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 
 
