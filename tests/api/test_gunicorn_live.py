@@ -1,11 +1,13 @@
 """The Procfile's gunicorn with 4 workers: an export made through one request is visible to
-every worker, survives a restart, and chunked bodies over the limit are refused."""
+every worker, survives a restart, chunked bodies over the limit are refused, and a big body
+waits in an unnamed temporary file while it is read, gone once answered."""
 
 from __future__ import annotations
 
 import contextlib
 import http.client
 import json
+import os
 import socket
 import sqlite3
 import threading
@@ -14,8 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import openpyxl
+import orjson
 import pytest
 import requests
+
+from benchmarks.datagen import records
 
 from .conftest import participants
 from .envelope import assert_error_envelope
@@ -111,6 +116,86 @@ def test_chunked_bodies_on_the_live_server(tmp_path: Path) -> None:
         blocks = [filler[i : i + 65536] for i in range(0, len(filler), 65536)] + [b"]}"]
         resp = _chunked_post(live.port, "/api/ybb/export/participants", blocks)
         assert_error_envelope(resp, 413, "Request body too large: the limit is 1 MB")
+
+
+def _spool_files(pid: int, spool: Path) -> list[str]:
+    """The body spool files worker `pid` has open or mapped in `spool` (its descriptors and
+    mappings): unnamed files, "#<inode> (deleted)" (O_TMPFILE), or "ybb-body-..." ones where
+    the file system has no O_TMPFILE. gunicorn's and the metrics' own files there are not."""
+
+    def spooled(path: str) -> bool:
+        name = path.removeprefix(str(spool) + "/")
+        return path != name and name.startswith(("#", "ybb-body-"))
+
+    found = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):  # a descriptor closed meanwhile
+            if spooled(target := os.readlink(fd)):
+                found.append(target)
+    maps = Path(f"/proc/{pid}/maps").read_text().splitlines()
+    return found + [line for line in maps if len(fields := line.split(None, 5)) == 6
+                    and spooled(fields[5])]  # fmt: skip
+
+
+def _until(check: Any, what: str, seconds: float = 20) -> Any:
+    deadline = time.monotonic() + seconds
+    while not (got := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {seconds} s")
+        time.sleep(0.02)
+    return got
+
+
+def test_a_big_body_is_spooled_while_it_is_read_and_let_go_after(tmp_path: Path) -> None:
+    """A chunked export body passes 1 MiB: from then on the worker holds it in an unnamed file
+    in TMPDIR (export_core.spool), seen here while the client pauses halfway; once answered,
+    nothing of it stays open or mapped, also after a body the fast path turns down late (a
+    nested value in the last record: the whole-document decode reads the file again) and a
+    truncated one (400)."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    data = records("participants", 6_000, seed=5)
+    body = orjson.dumps({"template": "complete", "format": "csv", "data": data})
+    half = len(body) // 2
+    assert half > 1 << 20
+    with LiveServer(tmp_path / "data", workers=1, TMPDIR=str(spool)) as live:
+        pid = int(requests.get(f"{live.url}/health", timeout=10).headers["X-Served-By"])
+        conn = http.client.HTTPConnection("127.0.0.1", live.port, timeout=60)
+        try:
+            conn.putrequest("POST", "/api/ybb/export/participants")
+            conn.putheader("Content-Type", "application/json")
+            conn.putheader("Transfer-Encoding", "chunked")
+            conn.endheaders()
+
+            def send(part: bytes) -> None:
+                for at in range(0, len(part), 65536):
+                    block = part[at : at + 65536]
+                    conn.send(f"{len(block):x}\r\n".encode() + block + b"\r\n")
+
+            send(body[:half])
+            held = _until(lambda: _spool_files(pid, spool), "the body spooled")
+            assert all("(deleted)" in entry for entry in held), held  # no name to leave behind
+            send(body[half:])
+            conn.send(b"0\r\n\r\n")
+            resp = RawResponse(conn.getresponse())
+        finally:
+            conn.close()
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["data"]["total_records"] == 6_000
+        data[-1]["notes"] = {"nested": [1, 2]}
+        url, json_type = (
+            f"{live.url}/api/ybb/export/participants",
+            {"Content-Type": "application/json"},
+        )
+        nested_body = orjson.dumps({"template": "complete", "data": data})
+        nested = requests.post(url, data=nested_body, headers=json_type, timeout=60)
+        assert nested.status_code == 200, nested.text
+        assert nested.json()["data"]["total_records"] == 6_000
+        truncated = requests.post(url, data=body[:-100], headers=json_type, timeout=60)
+        assert truncated.status_code == 400
+        assert truncated.json()["message"].startswith("Request body is not valid JSON")
+        _until(lambda: not _spool_files(pid, spool), "the spooled bodies let go")
+    assert not [p for p in spool.iterdir() if p.name.startswith("ybb-body-")]
 
 
 def _writing(data_dir: Path, writer: threading.Thread) -> None:
