@@ -33,8 +33,10 @@ import statistics
 import sys
 import tempfile
 import time
+import zipfile
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,7 @@ import polars as pl  # noqa: E402
 
 from benchmarks.datagen import records  # noqa: E402
 from export_core import jsondoc, jsonslices, service  # noqa: E402
+from export_core.ahead import Ahead  # noqa: E402
 from export_core.archive import ZipBuilder  # noqa: E402
 from export_core.catalog import get_catalog  # noqa: E402
 from export_core.mapping import map_values  # noqa: E402
@@ -109,69 +112,94 @@ def product(raw: Any, out: Path) -> None:
     service.write_export(frame, OPTIONS, out)
 
 
-def streaming(raw: Any, out: Path) -> None:
+def _prepared_groups(raw: Any) -> Iterator[tuple[list[Any], int, MappedFrame]]:
+    """Each group of batch files with its first row and its rows mapped and rendered: a
+    first pass over `raw` for the record count and field names, a second for the rows."""
     count, names = 0, {}
     for frame, keys in _slice_frames(raw):
         count, names = count + frame.height, keys
     catalog = get_catalog()
     template = catalog.template(OPTIONS.export_type, OPTIONS.template)
     plan = plan_export(count, template, OPTIONS, catalog.limits)
-    render = get_writer(OPTIONS.format).render
-    groups = list(service._groups(plan.batches))
     pending: list[pl.DataFrame] = []
     held = 0
+    frames = _slice_frames(raw)
+    for group in service._groups(plan.batches):
+        begin, end = group[0].start, group[-1].stop
+        while held < end - begin:
+            frame, _ = next(frames)
+            pending.append(frame)
+            held += frame.height
+        rows = pl.concat(
+            [f.select(pl.col(k) if k in f.columns else pl.lit(None, pl.String).alias(k)
+                      for k in names) for f in pending],
+            rechunk=False,
+        )  # fmt: skip
+        carry = rows.slice(end - begin)
+        rows = rows.slice(0, end - begin)
+        pending, held = ([carry], carry.height) if carry.height else ([], 0)
+        values, _ = map_values(rows, template, catalog, {})
+        mapped = MappedFrame(template, values, QualityReport(rows=values.height))
+        del rows, values
+        yield (
+            group,
+            begin,
+            xlsxrows.prepare(mapped, [(b.start - begin, b.stop - begin) for b in group]),
+        )
+        del mapped
+
+
+def streaming(raw: Any, out: Path, ahead: bool = False) -> None:
+    """With `ahead`, the next group is decoded, mapped and rendered on a thread of its own
+    while this one's files are written (as the product prepares its next group)."""
+    render = get_writer(OPTIONS.format).render
     out.mkdir(parents=True, exist_ok=True)
     builder = ZipBuilder(out / "export.zip")
-    frames = _slice_frames(raw)
-    with ThreadPoolExecutor(service.WRITE_THREADS) as pool:
-        for group in groups:
-            begin, end = group[0].start, group[-1].stop
-            while held < end - begin:
-                frame, _ = next(frames)
-                pending.append(frame)
-                held += frame.height
-            rows = pl.concat(
-                [f.select(pl.col(k) if k in f.columns else pl.lit(None, pl.String).alias(k)
-                          for k in names) for f in pending],
-                rechunk=False,
-            )  # fmt: skip
-            carry = rows.slice(end - begin)
-            rows = rows.slice(0, end - begin)
-            pending, held = ([carry], carry.height) if carry.height else ([], 0)
-            values, _ = map_values(rows, template, catalog, {})
-            mapped = MappedFrame(template, values, QualityReport(rows=values.height))
-            del rows, values
-            prepared = xlsxrows.prepare(mapped, [(b.start - begin, b.stop - begin) for b in group])
-            del mapped
-            tasks = []
+    groups = _prepared_groups(raw)
+    source = Ahead(groups, "stream-preparer") if ahead else groups
+    in_flight: deque[tuple[Any, Future[Any]]] = deque()
+    with closing(source), ThreadPoolExecutor(service.WRITE_THREADS) as pool:
+        for group, begin, prepared in source:
             for batch in group:
                 part = prepared.frame.slice(batch.start - begin, batch.record_count)
-                one = MappedFrame(template, part, prepared.quality, prepared.prepared)
-                tasks.append((batch, pool.submit(service._write_one, one, batch, OPTIONS, out,
-                                                 render)))  # fmt: skip
-            del prepared
-            for batch, task in tasks:
-                _, data = task.result()
-                builder.add(out / batch.file_name, data)
+                one = MappedFrame(prepared.template, part, prepared.quality, prepared.prepared)
+                task = pool.submit(service._write_one, one, batch, OPTIONS, out, render)
+                in_flight.append((batch, task))
+                if len(in_flight) > service.WRITE_THREADS:  # as service._write_in_threads
+                    done, task = in_flight.popleft()
+                    builder.add(out / done.file_name, task.result()[1])
+            del prepared, part, one
+        while in_flight:
+            done, task = in_flight.popleft()
+            builder.add(out / done.file_name, task.result()[1])
     builder.finish()
 
 
+def _members(path: Path) -> dict[str, bytes]:
+    """An xlsx file's members but docProps/core.xml (it carries the time it was made)."""
+    with zipfile.ZipFile(path) as archive:
+        return {n: archive.read(n) for n in archive.namelist() if n != "docProps/core.xml"}
+
+
 def same_files(body: bytes) -> bool:
-    """Whether both versions write the same batch files, byte for byte (printed if not)."""
+    """Whether the versions write the same batch files: the same names, and every member but
+    the creation time the same, byte for byte (printed if not)."""
     with tempfile.TemporaryDirectory() as tmp:
-        outs = {name: Path(tmp) / name for name in ("product", "streaming")}
+        outs = {name: Path(tmp) / name for name in ("product", "streaming", "ahead")}
         product(spool([body]), outs["product"])
         streaming(spool([body]), outs["streaming"])
+        streaming(spool([body]), outs["ahead"], ahead=True)
         names = {
             n: sorted(p.name for p in o.iterdir() if p.suffix == ".xlsx") for n, o in outs.items()
         }
-        if not names["product"] or names["product"] != names["streaming"]:
+        if not names["product"] or any(n != names["product"] for n in names.values()):
             print("different files:", names)
             return False
         differ = [
-            name
+            f"{version}: {name}"
+            for version in ("streaming", "ahead")
             for name in names["product"]
-            if (outs["product"] / name).read_bytes() != (outs["streaming"] / name).read_bytes()
+            if _members(outs["product"] / name) != _members(outs[version] / name)
         ]
         print(f"{len(names['product'])} files, {len(differ)} differ: {differ[:5]}")
         return not differ
@@ -196,8 +224,12 @@ def main() -> None:
     body = orjson.dumps({"data": records("participants", args.rows, seed=7)})
     if args.check:
         sys.exit(0 if same_files(body) else 1)
-    results: dict[str, list[tuple[float, float]]] = {"product": [], "streaming": []}
-    versions = {"product": product, "streaming": streaming}
+    versions = {
+        "product": product,
+        "streaming": streaming,
+        "streaming, next group ahead": lambda raw, out: streaming(raw, out, ahead=True),
+    }
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in versions}
     with tempfile.TemporaryDirectory() as tmp:
         for run in range(args.runs + 2):
             for name, version in versions.items():
@@ -217,7 +249,7 @@ def main() -> None:
                     results[name].append((elapsed, peak / MB))
     for name, runs in results.items():
         times, peaks = [r[0] for r in runs], [r[1] for r in runs]
-        print(f"{name:10} median {statistics.median(times):.3f} s, peak over the RSS before "
+        print(f"{name:28} median {statistics.median(times):.3f} s, peak over the RSS before "
               f"{statistics.median(peaks):.1f} MB (max {max(peaks):.1f})")  # fmt: skip
     print(f"RSS now {_status('VmRSS') / MB:.1f} MB")
 

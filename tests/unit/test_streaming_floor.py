@@ -1,7 +1,7 @@
 """benchmarks/streaming_floor.py measures a streaming export against the product's path; its
-figures mean something only while both write the same files. Run as the benchmark runs (its
-own process: it sets polars' allocator up before loading polars), with groups small enough
-that slices are carried across groups."""
+figures mean something only while its versions write the same files (every xlsx member but
+the creation time). Run as the benchmark runs (its own process: it sets polars' allocator up
+before loading polars), with groups small enough that slices are carried across groups."""
 
 from __future__ import annotations
 
