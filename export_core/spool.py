@@ -13,6 +13,7 @@ back, or the whole-document fallback, reads the same bytes)."""
 
 from __future__ import annotations
 
+import logging
 import mmap
 import os
 import tempfile
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterable
 
 #: Bodies at least this big are spooled (smaller ones are not worth a file).
 SPOOL_MIN_BYTES = 1 << 20
+log = logging.getLogger("ybb.spool")
 
 
 def spool(blocks: Iterable[bytes], directory: str | None = None) -> mmap.mmap | bytes:
@@ -32,7 +34,8 @@ def spool(blocks: Iterable[bytes], directory: str | None = None) -> mmap.mmap | 
     blocks = iter(blocks)
     try:
         file = tempfile.TemporaryFile(prefix="ybb-body-", dir=directory)  # noqa: SIM115 (with below)
-    except OSError:
+    except OSError as exc:
+        _not_spooled(exc, directory)
         return b"".join(blocks)
     with file:
         fd, size = file.fileno(), 0
@@ -42,11 +45,24 @@ def spool(blocks: Iterable[bytes], directory: str | None = None) -> mmap.mmap | 
                 while view:
                     written = os.write(fd, view)
                     view, size = view[written:], size + written
-            except OSError:
+            except OSError as exc:
+                _not_spooled(exc, directory)
                 return b"".join((os.pread(fd, size, 0), view, *blocks))
         if size == 0:
             return b""
         return mmap.mmap(fd, size, access=mmap.ACCESS_READ)
+
+
+def _not_spooled(exc: OSError, directory: str | None) -> None:
+    """Say so (once per body) when a body could not be spooled: the request still works, but
+    a full or unwritable TMPDIR is the operator's to fix."""
+    where = directory or tempfile.gettempdir()
+    log.warning(
+        "request body read into memory: could not spool it to %s (%s)",
+        where,
+        exc.strerror or exc,
+        extra={"fields": {"event": "body_not_spooled", "directory": where}},
+    )
 
 
 def release_behind(raw: object) -> Callable[[int], None] | None:

@@ -3,6 +3,7 @@ whose pages the decoder has gone past leave the process's RSS while staying read
 
 from __future__ import annotations
 
+import logging
 import mmap
 import os
 from collections.abc import Iterator
@@ -67,10 +68,17 @@ def test_a_body_in_memory_has_nothing_to_release() -> None:
     assert release_behind(bytearray(b"abc")) is None
 
 
-def test_without_a_usable_directory_the_body_is_gathered_in_memory(tmp_path: Path) -> None:
+def test_without_a_usable_directory_the_body_is_gathered_in_memory(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     data = body(2 * MB)
-    raw = spool(blocks_of(data), str(tmp_path / "missing"))
+    missing = tmp_path / "missing"
+    with caplog.at_level(logging.WARNING, logger="ybb.spool"):
+        raw = spool(blocks_of(data), str(missing))
     assert isinstance(raw, bytes) and raw == data
+    said = [r.getMessage() for r in caplog.records if r.name == "ybb.spool"]
+    assert said == [f"request body read into memory: could not spool it to {missing} "
+                    "(No such file or directory)"]  # fmt: skip
 
 
 def test_a_write_that_fails_halfway_loses_nothing(tmp_path: Path) -> None:
@@ -91,6 +99,7 @@ def test_a_write_that_fails_halfway_loses_nothing(tmp_path: Path) -> None:
 
     done = python_child(code, str(tmp_path), timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+    assert "request body read into memory: could not spool it to" in done.stderr  # File too large
 
 
 def test_an_error_while_reading_the_body_leaves_no_file(tmp_path: Path) -> None:
