@@ -143,22 +143,22 @@ def read_body(max_bytes: int, *, spool: bool = False) -> Bytes:
         raise RequestEntityTooLarge()
     stream = flask.request.stream
     if declared is not None:
+        blocks = _blocks(stream, declared)
         if spool and declared >= body_spool.SPOOL_MIN_BYTES:
-            return body_spool.spool(_blocks(stream, declared))
+            return body_spool.spool(blocks)
         buffer, size = bytearray(declared), 0
-        while size < declared and (block := stream.read(min(READ_BLOCK, declared - size))):
+        for block in blocks:
             buffer[size : size + len(block)] = block
             size += len(block)
         del buffer[size:]  # a client that sent less than it declared
         return buffer
+    blocks = _limited(stream, max_bytes)
     parts, total = [], 0
-    while block := stream.read(READ_BLOCK):
-        total += len(block)
-        if total > max_bytes:
-            raise RequestEntityTooLarge()
+    for block in blocks:
         parts.append(block)
+        total += len(block)
         if spool and total >= body_spool.SPOOL_MIN_BYTES:
-            return body_spool.spool(itertools.chain(parts, _limited(stream, max_bytes - total)))
+            return body_spool.spool(itertools.chain(parts, blocks))  # the rest, still limited
     return b"".join(parts)
 
 
@@ -170,7 +170,7 @@ def _blocks(stream: Any, size: int) -> Iterator[bytes]:
 
 
 def _limited(stream: Any, allowed: int) -> Iterator[bytes]:
-    """The rest of `stream`, a block at a time: 413 once it holds more than `allowed` bytes."""
+    """`stream`'s blocks as they come: 413 once they hold more than `allowed` bytes."""
     while block := stream.read(READ_BLOCK):
         allowed -= len(block)
         if allowed < 0:
