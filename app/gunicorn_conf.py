@@ -281,6 +281,7 @@ def on_starting(server):  # type: ignore[no-untyped-def]
     server.log.info("cached pages dropped: %s", ", ".join(dropped) or "none")
     path, _ = prepare_metrics_dir()
     server.log.info("metrics of all workers in %s", path)
+    start_export_launcher(server)
 
 
 # --- Prometheus metrics of all workers ---------------------------------------------------------
@@ -318,9 +319,32 @@ def child_exit(server, worker):  # type: ignore[no-untyped-def]
 
 
 def on_exit(server):  # type: ignore[no-untyped-def]
-    """The master, at shutdown: the metrics directory removed if it was its own."""
+    """The master, at shutdown: the export launcher stopped, the metrics directory removed if
+    it was its own."""
+    for launcher in _LAUNCHER:
+        launcher.stop()
     for path in _OWN_METRICS_DIR:
         shutil.rmtree(path, ignore_errors=True)
+
+
+# --- The UI's export launcher ------------------------------------------------------------------
+# An export started from the page runs in a process of its own. The master starts one warm
+# interpreter (components/export_launcher.py) that forks such processes with the engine already
+# imported (~0.3 s less per UI export); the workers find its socket in the environment.
+# YBB_UI_EXPORT_LAUNCHER=0: none (each export then starts a fresh interpreter).
+_LAUNCHER: list = []  # type: ignore[type-arg]
+
+
+def start_export_launcher(server) -> None:  # type: ignore[no-untyped-def]
+    """The master, before its first fork: the export launcher started, unless switched off."""
+    from components import export_launcher
+
+    if not export_launcher.enabled():
+        server.log.info("export launcher: off (YBB_UI_EXPORT_LAUNCHER)")
+        return
+    launcher = export_launcher.start()
+    _LAUNCHER.append(launcher)
+    server.log.info("export launcher: pid %d, socket %s", launcher.process.pid, launcher.path)
 
 
 # --- Errors gunicorn answers itself ------------------------------------------------------------

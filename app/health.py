@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import flask
 
+from components import export_launcher
 from export_core.settings import SERVICE_NAME, SERVICE_VERSION, Settings
 from export_core.store import ExportStore
 
@@ -142,6 +143,8 @@ def health_detail(settings: Settings, store: ExportStore) -> dict[str, Any]:
         "pid": os.getpid(),
         "versions": _versions(),
         "retention_hours": settings.retention_hours,
+        # Not a check: without it, UI exports start a fresh interpreter (slower, nothing lost).
+        "ui_export_launcher": export_launcher.status(),
     }
 
 

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from components import runtime
+from components import export_launcher, runtime
 from export_core.errors import ExportError, NotFound
 from export_core.logs import REQUEST_ID, configure_logging, current_request_id
 from export_core.model import ExportOptions
@@ -158,11 +158,26 @@ def run_isolated(
     export_id: str | None = None,
     request_id: str | None = None,
 ) -> tuple[Any, ...]:
-    """Run the export in a fresh process, recorded under `export_id` if given (else a new id);
-    `on_started` gets the id once the record exists; the process logs under `request_id`
-    (default: this one's). Returns ("done", summary), ("error", class name, message,
-    retry_after) or ("crash", log reference)."""
-    request_id = request_id or current_request_id()
+    """Run the export in a process of its own, recorded under `export_id` if given (else a
+    new id): a child of the export launcher when there is one (already warm:
+    components.export_launcher), else a fresh interpreter. `on_started` gets the id once the
+    record exists; the process logs under `request_id` (default: this one's). Returns
+    ("done", summary), ("error", class name, message, retry_after) or ("crash", log
+    reference)."""
+    request = (settings, key, options, export_id, request_id or current_request_id())
+    conn = export_launcher.connect(request)
+    if conn is not None:
+        with conn, conn.makefile("r", encoding="utf-8") as lines:
+            outcome = _relay(lines, on_progress, on_started)
+            if outcome is not None:  # the child ends by itself now: its end closes
+                conn.settimeout(10)
+                with contextlib.suppress(OSError):
+                    lines.read()
+            # else (no outcome, or an error here): closing the connection ends the child
+        if outcome is None:
+            log.error("export process ended without a result")
+            return ("crash", "no-result")
+        return outcome
     process = subprocess.Popen(
         [sys.executable, "-m", "components.export_job", str(os.getpid())],
         cwd=ROOT,
@@ -172,27 +187,13 @@ def run_isolated(
         encoding="utf-8",
     )
     assert process.stdin is not None and process.stdout is not None
-    outcome: tuple[Any, ...] | None = None
+    outcome = None
     try:
         with process.stdin:
-            request = (settings, key, options, export_id, request_id)
             process.stdin.buffer.write(pickle.dumps(request))
-        for line in process.stdout:
-            try:
-                message = json.loads(line)
-            except ValueError:
-                message = None
-            if not isinstance(message, list) or not message:
-                log.warning("export process printed a line that is not a message: %.200r", line)
-                continue
-            if message[0] == "progress":
-                on_progress(int(message[1]), int(message[2]))
-            elif message[0] == "started":
-                if on_started is not None:
-                    on_started(str(message[1]))
-            else:
-                outcome = tuple(message)
-                return outcome
+        outcome = _relay(process.stdout, on_progress, on_started)
+        if outcome is not None:
+            return outcome
         code = process.wait()
         log.error("export process ended without a result (exit %s)", code)
         return ("crash", f"exit-{code}")
@@ -203,6 +204,30 @@ def run_isolated(
             process.kill()
             process.wait()
         process.stdout.close()
+
+
+def _relay(
+    lines: IO[str],
+    on_progress: Callable[[int, int], None],
+    on_started: Callable[[str], None] | None,
+) -> tuple[Any, ...] | None:
+    """The export process's messages handed on, up to its outcome (None: it ended first)."""
+    for line in lines:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            message = None
+        if not isinstance(message, list) or not message:
+            log.warning("export process printed a line that is not a message: %.200r", line)
+            continue
+        if message[0] == "progress":
+            on_progress(int(message[1]), int(message[2]))
+        elif message[0] == "started":
+            if on_started is not None:
+                on_started(str(message[1]))
+        else:
+            return tuple(message)
+    return None
 
 
 def cancel(export_id: str) -> bool:

@@ -58,7 +58,7 @@ _BUSY_HINT = "Try again in a few seconds."
 # result card, 25 participants in headless Chromium, 6 exports: 1.33-2.52 s (median 2.4 s)
 # with 1 s, 1.30-1.71 s (median 1.6 s) with 0.3 s. Most of the rest is the export process's
 # start (a fresh interpreter importing the engine: ~0.3 s on the December machine; export_job).
-POLL_MS = 300
+POLL_MS = 200
 
 
 def layout() -> dbc.Card:

@@ -323,15 +323,21 @@ CANCEL_LIMITS = {"YBB_MAX_RECORDS": str(CANCEL_ROWS), "YBB_MAX_UPLOAD_MB": "80"}
 
 
 def _export_processes(data_dir: Path) -> list[psutil.Process]:
-    """The export processes (export_job) of the server over `data_dir` (they inherit its env)."""
+    """The export processes of the server over `data_dir` (they inherit its env): fresh
+    interpreters (`components.export_job`: Celery workers, or no launcher) and the children of
+    its export launcher (forked: the launcher's command line, the launcher as parent)."""
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         try:
-            if "components.export_job" in " ".join(proc.info["cmdline"] or []) and (
+            command = " ".join(proc.info["cmdline"] or [])
+            forked = "components.export_launcher" in command and (
+                "components.export_launcher" in " ".join(proc.parent().cmdline())
+            )
+            if ("components.export_job" in command or forked) and (
                 proc.environ().get("YBB_DATA_DIR") == str(data_dir)
             ):
                 found.append(proc)
-        except psutil.Error:
+        except (psutil.Error, AttributeError):  # gone meanwhile, or no parent
             continue
     return found
 
