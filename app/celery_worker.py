@@ -4,14 +4,22 @@
 
 Run it with the same environment (YBB_DATA_DIR, YBB_SECRET_KEY, ...) as the web server, on a
 host that shares its data dir. Building the app here registers each background callback as a
-Celery task on the same Celery app the web server sends them to (dash.CeleryManager)."""
+Celery task on the same Celery app the web server sends them to (dash.CeleryManager).
+
+As gunicorn's master does, the worker starts the UI's export launcher before its pool
+(components/export_launcher.py), unless YBB_UI_EXPORT_LAUNCHER=0: each export then runs in a
+process forked from it rather than in a fresh interpreter (~0.3 s less each)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import dash
+from celery import signals
 
 from app.ui import BACKGROUND_MANAGER
 from app.wsgi import server
+from components import export_launcher
 
 _manager = server.extensions[BACKGROUND_MANAGER]  # the one the app's callbacks registered on
 if not isinstance(_manager, dash.CeleryManager):
@@ -20,3 +28,20 @@ if not isinstance(_manager, dash.CeleryManager):
         "callbacks run on diskcache in the web server, and no Celery worker is needed"
     )
 celery_app = _manager.handle
+
+_LAUNCHER: list[export_launcher.Launcher] = []
+
+
+@signals.worker_init.connect
+def start_export_launcher(**_: Any) -> None:
+    """The worker's main process, before it starts its pool: the launcher (its socket named in
+    the environment the pool processes inherit)."""
+    if export_launcher.enabled() and not _LAUNCHER:
+        _LAUNCHER.append(export_launcher.start())
+
+
+@signals.worker_shutdown.connect
+def stop_export_launcher(**_: Any) -> None:
+    """The worker's main process, at shutdown: the launcher stopped."""
+    while _LAUNCHER:
+        _LAUNCHER.pop().stop()

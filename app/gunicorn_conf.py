@@ -321,7 +321,8 @@ def child_exit(server, worker):  # type: ignore[no-untyped-def]
 def on_exit(server):  # type: ignore[no-untyped-def]
     """The master, at shutdown: the export launcher stopped, the metrics directory removed if
     it was its own."""
-    for launcher in _LAUNCHER:
+    launcher = getattr(server, LAUNCHER_ATTRIBUTE, None)
+    if launcher is not None:
         launcher.stop()
     for path in _OWN_METRICS_DIR:
         shutil.rmtree(path, ignore_errors=True)
@@ -332,7 +333,9 @@ def on_exit(server):  # type: ignore[no-untyped-def]
 # interpreter (components/export_launcher.py) that forks such processes with the engine already
 # imported (~0.3 s less per UI export); the workers find its socket in the environment.
 # YBB_UI_EXPORT_LAUNCHER=0: none (each export then starts a fresh interpreter).
-_LAUNCHER: list = []  # type: ignore[type-arg]
+# The handle lives on the arbiter: a HUP executes this file again (fresh module globals) but
+# keeps the arbiter, and on_exit must still find the launcher to stop it.
+LAUNCHER_ATTRIBUTE = "ybb_export_launcher"
 
 
 def start_export_launcher(server) -> None:  # type: ignore[no-untyped-def]
@@ -343,7 +346,7 @@ def start_export_launcher(server) -> None:  # type: ignore[no-untyped-def]
         server.log.info("export launcher: off (YBB_UI_EXPORT_LAUNCHER)")
         return
     launcher = export_launcher.start()
-    _LAUNCHER.append(launcher)
+    setattr(server, LAUNCHER_ATTRIBUTE, launcher)
     server.log.info("export launcher: pid %d, socket %s", launcher.process.pid, launcher.path)
 
 

@@ -367,7 +367,10 @@ def _cancel_a_long_export(
             lambda: f"Writing {CANCEL_ROWS:,} records" in text_of(br, "#export-progress-text"),
             "the export under way",
         )
-        assert _export_processes(data_dir), "no export process while the export runs"
+        running = _export_processes(data_dir)
+        assert running, "no export process while the export runs"
+        # Forked by the export launcher that gunicorn's master (or the Celery worker) started.
+        assert all("components.export_launcher" in " ".join(p.cmdline()) for p in running)
     br.find_element("#export-cancel").click()
     wait_until(lambda: "Export cancelled" in text_of(br, "#export-result"), "the cancel note")
     wait_until(lambda: br.find_element("#export-button").is_enabled(), "Export again")

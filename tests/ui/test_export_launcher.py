@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import socket
 import time
 import uuid
@@ -205,6 +206,18 @@ def test_gunicorn_master_starts_and_stops_the_launcher(tmp_path: Path) -> None:
         line = next(x for x in log.splitlines() if "export launcher: pid" in x)
         path = line.rsplit("socket ", 1)[1].strip()
         assert oct(os.stat(os.path.dirname(path)).st_mode & 0o777) == "0o700"
+        # A reload (HUP) replaces the workers, which find the same launcher; exit still stops it.
+        old = {p.pid for p in master.children()} - {started.pid}
+        master.send_signal(signal.SIGHUP)
+
+        def replaced() -> bool:
+            now = {p.pid for p in master.children()} - {started.pid}
+            return len(now) == 2 and not now & old
+
+        _wait(replaced, "two new workers after HUP")
+        assert _launchers(master.pid) == [started]
+        _wait(lambda: _report(server)["pid"] not in old, "an answer from a new worker")
+        assert _report(server)["ui_export_launcher"] == "ready"
     _wait(lambda: not started.is_running(), "the launcher's end with the master", 15)
     assert not os.path.exists(os.path.dirname(path))
     with LiveServer(tmp_path / "off", workers=1, YBB_UI_EXPORT_LAUNCHER="0") as server:
