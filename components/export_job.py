@@ -12,6 +12,11 @@ there. The child dies with the job (PR_SET_PDEATHSIG on Linux): cancelling kills
 kills a diskcache job's children too; Celery only signals the pool process). `cancel` then
 removes the export's record and files, or keeps it from being recorded (export_run calls it
 from the Cancel button's own callback, with the export id the page chose on Export).
+
+Where an export launcher runs (components.export_launcher: gunicorn's master and the Celery
+worker start one), the export process is a child forked from it instead, already past the
+imports a fresh interpreter spends ~0.3 s on; it speaks the same lines over a Unix socket and
+ends when the job's end of it closes, as the fresh one ends with its parent.
 """
 
 from __future__ import annotations
