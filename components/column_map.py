@@ -165,12 +165,12 @@ def build_table(
     if not team_ui.is_known(export_type, template_name):
         raise dash.exceptions.PreventUpdate  # the template list is catching up with the type
     try:
-        frame = runtime.get_upload_cache().get_frame(summary["key"])
-        if frame is None:
+        columns = runtime.get_upload_cache().get_columns(summary["key"])
+        if columns is None:
             return EMPTY, None, None
         template = team_ui.resolve(export_type, template_name)
-        matches = match_columns(frame.columns, template, get_catalog()).matches
-        offer = _offer(export_type, frame.columns)
+        matches = match_columns(columns, template, get_catalog()).matches
+        offer = _offer(export_type, columns)
     except Exception as exc:
         return error_alert(exc, doing="matching your columns"), None, None
     auto = [[m.source, m.field, m.method, m.score, list(m.candidates)] for m in matches]
@@ -197,11 +197,11 @@ def _save(name: str | None, summary: Any, export_type: str, chosen: dict[str, An
             color="warning",
             className="py-1 mb-0",
         )
-    frame = runtime.get_upload_cache().get_frame(summary["key"])
-    if frame is None:
+    columns = runtime.get_upload_cache().get_columns(summary["key"])
+    if columns is None:
         return dbc.Alert("The loaded data has expired; load it again.", color="warning")
-    pairs = tuple((source, chosen.get(source)) for source in frame.columns if source)
-    saved = SavedMapping(export_type, name, header_fingerprint(frame.columns), pairs)
+    pairs = tuple((source, chosen.get(source)) for source in columns if source)
+    saved = SavedMapping(export_type, name, header_fingerprint(columns), pairs)
     team_ui.template_store().save_mapping(saved)
     return html.Span(
         f"Saved as “{name}”: offered again for files with these columns.", className="text-success"
@@ -242,10 +242,10 @@ def register_callbacks(app: dash.Dash) -> None:
     def _apply(clicks: list[Any], summary: Any, export_type: str, template: str) -> Any:
         if not any(clicks) or not isinstance(ctx.triggered_id, dict):
             raise dash.exceptions.PreventUpdate
-        frame = runtime.get_upload_cache().get_frame((summary or {}).get("key", ""))
-        if frame is None:
+        columns = runtime.get_upload_cache().get_columns((summary or {}).get("key", ""))
+        if columns is None:
             raise dash.exceptions.PreventUpdate
-        fingerprint = header_fingerprint(frame.columns)
+        fingerprint = header_fingerprint(columns)
         saved = team_ui.template_store().find_mappings(export_type, fingerprint)
         wanted = next((m for m in saved if m.name == ctx.triggered_id["index"]), None)
         if wanted is None:

@@ -121,6 +121,9 @@ def test_preview_pages_match_service_preview(ui: Settings) -> None:
     assert page["rowCount"] == 250 and len(page["rowData"]) == 100
     frame = runtime.get_upload_cache().get_frame(summary["key"])
     assert frame is not None
+    # The mapping step reads the column names alone: the frame's, in its order.
+    assert runtime.get_upload_cache().get_columns(summary["key"]) == frame.columns
+    assert runtime.get_upload_cache().get_columns("f" * 32) is None
     expected = service.preview(
         frame, ExportOptions("participants", "detailed"), offset=100, limit=100
     )

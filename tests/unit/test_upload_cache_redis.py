@@ -34,6 +34,7 @@ def test_a_frame_stored_by_one_worker_is_read_by_another(tmp_path: Path, redis_u
     reader = UploadCache(_settings(tmp_path, redis_url))  # another process's cache object
     got = reader.get_frame(key)
     assert got is not None and got.equals(frame)
+    assert reader.get_columns(key) == frame.columns  # the schema alone, in order
     mapped = reader.mapped(key, "participants", "standard")
     assert mapped is not None and mapped.height == 500 and mapped.template.name == "standard"
     client = redis.Redis.from_url(redis_url)
@@ -49,4 +50,5 @@ def test_unknown_and_malformed_keys_read_as_nothing(tmp_path: Path, redis_url: s
     cache = UploadCache(_settings(tmp_path, redis_url))
     assert cache.get_frame("0" * 32) is None
     assert cache.get_frame("../../etc/passwd") is None
+    assert cache.get_columns("0" * 32) is None and cache.get_columns("../x") is None
     assert cache.mapped("0" * 32, "participants", "standard") is None
