@@ -195,6 +195,7 @@ def _fork_child(conn: socket.socket, listener: socket.socket) -> None:
         listener.close()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it as it ends the server
         _child(conn)
     except BaseException:
         logging.getLogger("ybb.ui.launcher").exception("export child failed")
@@ -230,7 +231,8 @@ def serve(master: int, path: str) -> None:
         log.error("export launcher not started: polars' thread pool runs in it")
         return
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    for stop in (signal.SIGTERM, signal.SIGINT):  # SIGINT: Ctrl-C on `make run`
+        signal.signal(stop, lambda *_: sys.exit(0))
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path + ".new")  # renamed once listening: a job never finds a dead socket
     listener.listen(64)

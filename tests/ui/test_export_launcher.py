@@ -224,3 +224,15 @@ def test_gunicorn_master_starts_and_stops_the_launcher(tmp_path: Path) -> None:
         assert not _launchers(_master(server).pid)
         assert "export launcher: off" in server.log_path.read_text(encoding="utf-8")
         assert _report(server)["ui_export_launcher"] == "off"
+
+
+def test_ctrl_c_ends_the_launcher_cleanly() -> None:
+    """SIGINT (Ctrl-C on `make run` reaches the whole process group): exit 0, socket gone."""
+    started = export_launcher.start({})
+    try:
+        _wait(lambda: os.path.exists(started.path), "the launcher's socket")
+        started.process.send_signal(signal.SIGINT)
+        assert started.process.wait(timeout=WAIT_SECONDS) == 0
+        assert not os.path.exists(started.path)
+    finally:
+        started.stop()
