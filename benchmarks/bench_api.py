@@ -4,7 +4,8 @@
 
 For each workload: median wall time from sending the request until the response has arrived
 (files and ZIP complete; also the median of the requests a worker served after its first one of
-that workload, "warm"), the peak RSS of the worker that served it (plus, separately, of any
+that workload, "warm"), the peak RSS of the worker that served it (with, at that peak, the
+file-backed part of it, its PSS and its private memory; plus, separately, the peak RSS of any
 helper processes it started), and that worker's CPU time (user, system) and minor page faults
 per request (medians). Also: two concurrent 50,000-row exports, and worker RSS growth while a
 ~100 MB ZIP downloads. Prints a table and writes benchmarks/results/api.json."""
@@ -81,10 +82,15 @@ def timed_export(
     return elapsed, watch, payload
 
 
+def _mb(value: int | None) -> float | None:
+    return None if value is None else round(value / MB, 1)
+
+
 def run_workload(base: str, master: int, rows: list[dict[str, Any]], kind: str, template: str,
                  fmt: str, runs: int) -> dict[str, Any]:  # fmt: skip
     body = orjson.dumps({"data": rows, "template": template, "format": fmt})
     times, worker_peaks, file_parts, child_peaks, starts = [], [], [], [], []
+    at_peak: list[tuple[int | None, int | None]] = []  # (PSS, private) at each request's peak
     users: list[float] = []
     systems: list[float] = []
     faults: list[int] = []
@@ -104,6 +110,7 @@ def run_workload(base: str, master: int, rows: list[dict[str, Any]], kind: str, 
         times.append(elapsed)
         worker_peaks.append(watch.worker_peak[pid] / MB)
         file_parts.append(watch.worker_peak_file[pid] / MB)
+        at_peak.append((watch.worker_peak_pss.get(pid), watch.worker_peak_private.get(pid)))
         # A worker's RSS never shrinks back (allocators keep freed memory), so the peak of a
         # later workload includes what earlier ones left: the RSS at the start tells them apart.
         starts.append(watch.baseline[pid] / MB)
@@ -122,6 +129,11 @@ def run_workload(base: str, master: int, rows: list[dict[str, Any]], kind: str, 
         # and the page cache decide how much of a library a fault maps (app/gunicorn_conf.py,
         # "Library pages").
         "worker_peak_file_backed_mb": round(file_parts[worker_peaks.index(max(worker_peaks))], 1),
+        # At that highest peak: PSS (library pages shared out among the processes mapping
+        # them) and private memory (what the worker alone holds), for judging memory by a
+        # measure that does not count shared code once per process.
+        "worker_pss_at_peak_mb": _mb(at_peak[worker_peaks.index(max(worker_peaks))][0]),
+        "worker_private_at_peak_mb": _mb(at_peak[worker_peaks.index(max(worker_peaks))][1]),
         "worker_rss_at_start_mb": round(min(starts), 1),
         "helper_processes_peak_rss_mb": round(max(child_peaks), 1),
         # CPU time of the serving worker (all its threads) per request: more than the wall
@@ -195,12 +207,14 @@ def main() -> None:
             results["zip_download"] = big_zip_download(Path(tmp))
     print()
     print(f"{'workload':36} {'median s':>9} {'warm s':>7} {'worker MB':>10} {'of it file':>11} "
+          f"{'PSS MB':>7} {'private':>8} "
           f"{'helpers MB':>11} {'files':>6} {'CPU user s':>11} {'CPU sys s':>10} "
           f"{'faults':>8}")  # fmt: skip
     for label, r in results["workloads"].items():
         print(f"{label:36} {r['median_s']:>9} {r['median_warm_s'] or '-':>7} "
               f"{r['worker_peak_rss_mb']:>10} "
               f"{r['worker_peak_file_backed_mb']:>11} "
+              f"{r['worker_pss_at_peak_mb'] or '-':>7} {r['worker_private_at_peak_mb'] or '-':>8} "
               f"{r['helper_processes_peak_rss_mb']:>11} {r['files']:>6} "
               f"{r['worker_cpu_user_s']:>11} {r['worker_cpu_system_s']:>10} "
               f"{r['worker_minor_faults'] or '-':>8}")  # fmt: skip
