@@ -7,10 +7,11 @@ flask-caching) before it reads a row: a third of what a 50,000-row Excel export 
 click to the download link (docs/PERFORMANCE.md, thirteenth round).
 
 The launcher is that interpreter, started once: gunicorn's master starts it (`start`, from
-app/gunicorn_conf.py) with the engine imported but polars never run, so its thread pool does not
-exist yet, and for each export it forks a child that is what `python -m components.export_job`
-would be once its imports are done. The job talks to the child over a Unix socket, in the same
-JSON lines the fresh process prints (export_job.run_isolated):
+app/gunicorn_conf.py; a Celery worker before its pool, app/celery_worker.py) with the engine
+imported but polars never run, so its thread pool does not exist yet, and for each export it
+forks a child that is what `python -m components.export_job` would be once its imports are
+done. The job talks to the child over a Unix socket, in the same JSON lines the fresh process
+prints (export_job.run_isolated):
 
 * the job connects to the socket named by LAUNCHER_ENV (a 0700 directory of its own; the
   launcher also refuses a peer of another user), sends the pickled request (4-byte length
@@ -19,9 +20,9 @@ JSON lines the fresh process prints (export_job.run_isolated):
   the socket instead, and kills itself when the job's end closes (Cancel: Dash kills the job),
   as the fresh process dies with its parent.
 
-Where there is no launcher (the dev server, tests in one process, a Celery worker, or
-YBB_UI_EXPORT_LAUNCHER=0) or it cannot be reached, the job starts a fresh interpreter as before;
-nothing else changes. The launcher dies with the master (PR_SET_PDEATHSIG)."""
+Where there is no launcher (the dev server, tests in one process, YBB_UI_EXPORT_LAUNCHER=0) or
+it cannot be reached, the job starts a fresh interpreter as before; nothing else changes. The
+launcher dies with the process that started it (PR_SET_PDEATHSIG)."""
 
 from __future__ import annotations
 

@@ -27,6 +27,7 @@ from export_core.model import ExportOptions
 from export_core.readers import read_json
 from export_core.settings import Settings
 from tests.api.live_server import LiveServer
+from tests.processes import python_child
 
 WAIT_SECONDS = 30
 
@@ -236,3 +237,19 @@ def test_ctrl_c_ends_the_launcher_cleanly() -> None:
         assert not os.path.exists(started.path)
     finally:
         started.stop()
+
+
+def test_the_pool_check_tells_a_fresh_interpreter_from_one_that_ran_a_query() -> None:
+    """What keeps a launcher from forking children that would hang: polars' pool threads."""
+    code = (
+        "import polars as pl\n"
+        "from components.export_launcher import WARM_MODULES, polars_pool_started as started\n"
+        "for name in WARM_MODULES: __import__(name)\n"
+        "before = started()\n"
+        "pl.DataFrame({'a': list(range(50000)), 'b': [i % 7 for i in range(50000)]})"
+        ".group_by('b').agg(pl.col('a').sum())\n"
+        "print(before, started())\n"
+    )
+    done = python_child(code, timeout=WAIT_SECONDS)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]
