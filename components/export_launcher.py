@@ -85,11 +85,51 @@ class Launcher:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
+_PREFIX = "ybb-launcher-"
+STALE_SECONDS = 600  # a directory without a socket this old is no launcher still starting
+
+
+def sweep_stale(root: str | None = None) -> list[str]:
+    """Remove this user's launcher directories that a launcher killed outright (SIGKILL, a
+    crash of the master) left in `root` (the temp dir): their socket refuses connections, or
+    there is none and the directory is old. Returns what was removed."""
+    root = root or tempfile.gettempdir()
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(root):
+            if not entry.name.startswith(_PREFIX) or not entry.is_dir(follow_symlinks=False):
+                continue
+            with contextlib.suppress(OSError):
+                if entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                    continue
+                if _dead(os.path.join(entry.path, "socket"), entry.stat().st_mtime):
+                    shutil.rmtree(entry.path)
+                    removed.append(entry.path)
+    return removed
+
+
+def _dead(path: str, made: float) -> bool:
+    if not os.path.exists(path):
+        return time.time() - made > STALE_SECONDS
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(CONNECT_TIMEOUT_SECONDS)
+        try:
+            probe.connect(path)
+        except ConnectionRefusedError:  # a socket file nobody listens on
+            return True
+        except OSError:
+            return False
+    return False
+
+
 def start(environ: Any = os.environ) -> Launcher:
     """Start a launcher (`python -m components.export_launcher`) that dies with this process,
     and name its socket in `environ` for the processes this one forks from now on. The socket
-    appears once its imports are done (~0.3 s); until then jobs start fresh interpreters."""
-    directory = tempfile.mkdtemp(prefix="ybb-launcher-")  # 0700: only this user gets in
+    appears once its imports are done (~0.3 s); until then jobs start fresh interpreters.
+    Directories of launchers that were killed outright are removed first (`sweep_stale`)."""
+    for path in sweep_stale():
+        log.info("removed a dead export launcher's directory %s", path)
+    directory = tempfile.mkdtemp(prefix=_PREFIX)  # 0700: only this user gets in
     path = os.path.join(directory, "socket")
     process = subprocess.Popen(
         [sys.executable, "-m", "components.export_launcher", str(os.getpid()), path],

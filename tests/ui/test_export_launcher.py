@@ -253,3 +253,32 @@ def test_the_pool_check_tells_a_fresh_interpreter_from_one_that_ran_a_query() ->
     done = python_child(code, timeout=WAIT_SECONDS)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "True"]
+
+
+def test_a_launcher_killed_outright_leaves_nothing_for_long(tmp_path: Path) -> None:
+    """SIGKILL (a crashed master takes its launcher along) leaves the socket's directory; the
+    next start removes it, and leaves live launchers' and others' directories alone."""
+    killed = export_launcher.start({})
+    live = export_launcher.start({})
+    try:
+        for started in (killed, live):
+            _wait(lambda s=started: os.path.exists(s.path), "the launcher's socket")
+        killed.process.kill()
+        killed.process.wait(timeout=WAIT_SECONDS)
+        assert os.path.exists(killed.path)  # nothing could remove it
+        starting = tmp_path / "ybb-launcher-starting"  # no socket yet, just made: left alone
+        starting.mkdir()
+        gone = tmp_path / "ybb-launcher-gone"  # no socket, long ago: a launcher that never bound
+        gone.mkdir()
+        long_ago = time.time() - export_launcher.STALE_SECONDS - 60
+        os.utime(gone, (long_ago, long_ago))
+        (tmp_path / "ybb-launcher-a-file").write_text("not a directory")
+        elsewhere = export_launcher.sweep_stale(str(tmp_path))
+        assert elsewhere == [str(gone)] and starting.exists()
+        assert (tmp_path / "ybb-launcher-a-file").exists()
+        removed = export_launcher.sweep_stale()
+        assert killed.directory in removed and not os.path.exists(killed.directory)
+        assert live.directory not in removed and os.path.exists(live.path)
+    finally:
+        killed.stop()
+        live.stop()
