@@ -25,7 +25,7 @@ from typing import BinaryIO
 import polars as pl
 
 from ..catalog import Column
-from ..model import ExportOptions, MappedFrame, raw_column
+from ..model import ExportOptions, MappedFrame, file_index, raw_column
 from . import csvnative
 
 format = "csv"  # the Writer protocol's attribute name
@@ -139,9 +139,7 @@ def prepare(mapped: MappedFrame, bounds: list[tuple[int, int]]) -> MappedFrame:
     sizes = [stop - start for start, stop in bounds]
     native = csvnative.render(frame, mapped.template.columns, sizes)
     if native is not None:
-        files = pl.concat(
-            [pl.repeat(i, n, dtype=pl.Int32, eager=True) for i, n in enumerate(sizes)]
-        )
+        files = file_index(sizes)
         carried = frame.with_columns(files.alias(PREPARED_FILE))
         return dataclasses.replace(mapped, frame=carried, prepared=tuple(native))
     out = output_frame(mapped, frame)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from ..catalog import Column
-from ..model import EXCEL_MAX_ROWS, MappedFrame
+from ..model import EXCEL_MAX_ROWS, MappedFrame, file_index
 from . import sheetnative, sheetxml
 from .xlsxwidths import file_widths
 
@@ -82,9 +82,7 @@ def prepare(mapped: MappedFrame, bounds: Sequence[tuple[int, int]]) -> MappedFra
     if max(sizes) < EXCEL_MAX_ROWS:  # each file on one sheet: numbered 2, 3, ... (C renderer)
         native = sheetnative.render(frame, columns, [(size, 1) for size in sizes], styles)
         if native is not None:
-            files = pl.concat(
-                [pl.repeat(i, n, dtype=pl.Int32, eager=True) for i, n in enumerate(sizes)]
-            )
+            files = file_index(sizes)
             carried = pl.DataFrame(
                 [numbers.alias(sheetxml.ROW_NUMBER), files.alias(sheetxml.PREPARED_FILE)]
             )

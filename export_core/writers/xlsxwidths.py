@@ -14,7 +14,7 @@ import polars as pl
 
 from ..catalog import Column
 from ..cells import format_money
-from ..model import MappedFrame, raw_column
+from ..model import MappedFrame, file_index, raw_column
 from .sheetxml import ROW_NUMBER
 
 MAX_COLUMN_WIDTH = 50
@@ -88,7 +88,7 @@ def file_widths(
     """For consecutive files of `sizes` rows (all of `frame`'s rows, each size > 0): every
     row's file widths (WIDTHS_COLUMN, what `column_widths` gives for that file) and file row
     count (FILE_ROWS_COLUMN), measured for all files in one grouped query."""
-    index = pl.concat([pl.repeat(i, n, dtype=pl.Int32, eager=True) for i, n in enumerate(sizes)])
+    index = file_index(sizes)
     exprs = [e for column in columns for e in _width_exprs(column, frame.columns)]
     got = (
         frame.with_columns(index.alias(_FILE))

@@ -14,7 +14,7 @@ from benchmarks.datagen import records
 from export_core import service
 from export_core.catalog import get_catalog
 from export_core.mapping import map_frame
-from export_core.model import ExportOptions
+from export_core.model import ExportOptions, file_index
 from export_core.plan import plan_export
 from export_core.readers import records_to_frame
 from export_core.writers import csv, xlsx, xlsxwidths
@@ -125,3 +125,10 @@ def test_files_prepared_in_one_group_equal_those_of_smaller_groups(
     for written in one.files:
         got = _xlsx_parts(tmp_path / "one" / written.file_name)
         assert got == _xlsx_parts(tmp_path / "several" / written.file_name)
+
+
+@pytest.mark.parametrize("sizes", [[1000] * 5, [1], [3, 1, 2], [2500, 2500, 17], []])
+def test_file_index_numbers_each_row_by_its_file(sizes: list[int]) -> None:
+    index = file_index(sizes)
+    expected = [number for number, size in enumerate(sizes) for _ in range(size)]
+    assert index.dtype == pl.Int32 and index.to_list() == expected
