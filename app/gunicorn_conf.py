@@ -392,6 +392,15 @@ def write_json_error(sock, status_int, reason, mesg):  # type: ignore[no-untyped
     write_nonblock(sock, head.encode("latin-1") + body)
 
 
+def pre_fork(server, worker):  # type: ignore[no-untyped-def]
+    """The master, before each worker it starts (at start, and whenever one is replaced): the
+    export launcher started again if it has ended, so that it comes back by itself at the
+    latest when a worker is next recycled (`max_requests`)."""
+    launcher = getattr(server, LAUNCHER_ATTRIBUTE, None)
+    if launcher is not None and launcher.restart_if_gone():
+        server.log.warning("export launcher had ended; started again: pid %d", launcher.process.pid)
+
+
 def post_fork(server, worker):  # type: ignore[no-untyped-def]
     """Each worker: the glibc malloc settings above before it starts serving, and gunicorn's
     own error answers in the API's envelope."""

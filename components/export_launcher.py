@@ -22,7 +22,8 @@ prints (export_job.run_isolated):
 
 Where there is no launcher (the dev server, tests in one process, YBB_UI_EXPORT_LAUNCHER=0) or
 it cannot be reached, the job starts a fresh interpreter as before; nothing else changes. The
-launcher dies with the process that started it (PR_SET_PDEATHSIG)."""
+launcher dies with the process that started it (PR_SET_PDEATHSIG); gunicorn's master starts one
+that has ended again before it next starts a worker (`Launcher.restart_if_gone`)."""
 
 from __future__ import annotations
 
@@ -71,6 +72,16 @@ class Launcher:
 
     def __init__(self, process: subprocess.Popen[bytes], directory: str, path: str) -> None:
         self.process, self.directory, self.path = process, directory, path
+
+    def restart_if_gone(self) -> bool:
+        """Start the launcher again, on the same socket path (the workers know only that one),
+        if it has ended (killed, crashed); True if it had. Its replacement binds a new socket
+        and renames it over the dead one."""
+        if self.process.poll() is None:
+            return False
+        os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        self.process = _spawn(self.path)
+        return True
 
     def stop(self) -> None:
         """End the launcher (its children are left to finish: each ends with its job) and
@@ -131,13 +142,17 @@ def start(environ: Any = os.environ) -> Launcher:
         log.info("removed a dead export launcher's directory %s", path)
     directory = tempfile.mkdtemp(prefix=_PREFIX)  # 0700: only this user gets in
     path = os.path.join(directory, "socket")
-    process = subprocess.Popen(
+    process = _spawn(path)
+    environ[LAUNCHER_ENV] = path
+    return Launcher(process, directory, path)
+
+
+def _spawn(path: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
         [sys.executable, "-m", "components.export_launcher", str(os.getpid()), path],
         cwd=ROOT,
         stdin=subprocess.DEVNULL,
     )
-    environ[LAUNCHER_ENV] = path
-    return Launcher(process, directory, path)
 
 
 def connect(request: tuple[Any, ...]) -> socket.socket | None:

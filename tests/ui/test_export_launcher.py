@@ -282,3 +282,50 @@ def test_a_launcher_killed_outright_leaves_nothing_for_long(tmp_path: Path) -> N
     finally:
         killed.stop()
         live.stop()
+
+
+def test_a_launcher_that_ended_is_started_again_on_the_same_socket() -> None:
+    environ: dict[str, str] = {}
+    started = export_launcher.start(environ)
+    try:
+        _wait(lambda: os.path.exists(started.path), "the launcher's socket")
+        assert started.restart_if_gone() is False  # running: left alone
+        first = started.process.pid
+        started.process.kill()
+        started.process.wait(timeout=WAIT_SECONDS)
+        assert started.restart_if_gone() is True
+        assert started.process.pid != first
+        assert started.path == environ[export_launcher.LAUNCHER_ENV]  # the workers' one
+
+        def answers() -> bool:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                try:
+                    probe.connect(started.path)
+                except OSError:
+                    return False
+            return True
+
+        _wait(answers, "the new launcher on the old socket path")
+    finally:
+        started.stop()
+
+
+@pytest.mark.live
+def test_gunicorn_starts_a_killed_launcher_again_when_it_next_starts_a_worker(
+    tmp_path: Path,
+) -> None:
+    with LiveServer(tmp_path / "data", workers=2) as server:
+        master = _master(server)
+        _wait(lambda: _report(server)["ui_export_launcher"] == "ready", "a ready launcher")
+        (first,) = _launchers(master.pid)
+        first.kill()
+        _wait(lambda: _report(server)["ui_export_launcher"] != "ready", "the launcher gone")
+        worker = next(p for p in master.children() if p.pid != first.pid)
+        worker.terminate()  # the master replaces it, and looks at the launcher first
+        _wait(
+            lambda: [p.pid for p in _launchers(master.pid)] not in ([], [first.pid]),
+            "a new launcher",
+        )
+        _wait(lambda: _report(server)["ui_export_launcher"] == "ready", "ready again")
+        log = server.log_path.read_text(encoding="utf-8", errors="replace")
+        assert "export launcher had ended; started again" in log
