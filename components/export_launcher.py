@@ -315,7 +315,9 @@ def serve(master: int, path: str) -> None:
 
 
 def main() -> None:
-    """`python -m components.export_launcher <master pid> <socket path>`."""
+    """`python -m components.export_launcher <master pid> <socket path>`. gunicorn's master
+    reaps it when it ends (gunicorn 27 reaps every child, and takes one that is not a worker
+    for no worker: its exit code cannot halt the server)."""
     from export_core.logs import configure_logging
 
     level = os.environ.get("YBB_LOG_LEVEL", "INFO").strip().upper() or "INFO"
