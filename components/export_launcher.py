@@ -111,26 +111,31 @@ def sweep_stale(root: str | None = None) -> list[str]:
             if not entry.name.startswith(_PREFIX) or not entry.is_dir(follow_symlinks=False):
                 continue
             with contextlib.suppress(OSError):
-                if entry.stat(follow_symlinks=False).st_uid != os.getuid():
-                    continue
-                if _dead(os.path.join(entry.path, "socket"), entry.stat().st_mtime):
+                info = entry.stat(follow_symlinks=False)
+                if info.st_uid == os.getuid() and _dead(entry.path, info.st_mtime):
                     shutil.rmtree(entry.path)
                     removed.append(entry.path)
     return removed
 
 
-def _dead(path: str, made: float) -> bool:
+def _dead(directory: str, made: float) -> bool:
+    path = os.path.join(directory, "socket")
     if not os.path.exists(path):
         return time.time() - made > STALE_SECONDS
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        probe.settimeout(CONNECT_TIMEOUT_SECONDS)
+    # A socket file nobody listens on: refused. (Other errors: leave it be.)
+    return isinstance(probe(path), ConnectionRefusedError)
+
+
+def probe(path: str) -> OSError | None:
+    """Connect to the launcher socket at `path` and hang up (its child for this connection
+    ends at once): None if it answered, else why not."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(CONNECT_TIMEOUT_SECONDS)
         try:
-            probe.connect(path)
-        except ConnectionRefusedError:  # a socket file nobody listens on
-            return True
-        except OSError:
-            return False
-    return False
+            conn.connect(path)
+        except OSError as exc:
+            return exc
+    return None
 
 
 def start(environ: Any = os.environ) -> Launcher:
@@ -183,13 +188,8 @@ def status() -> str:
     path = os.environ.get(LAUNCHER_ENV, "")
     if not path:
         return "off"
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        probe.settimeout(CONNECT_TIMEOUT_SECONDS)
-        try:
-            probe.connect(path)
-        except OSError as exc:
-            return f"unreachable: {exc.strerror or exc}"
-    return "ready"
+    refused = probe(path)
+    return "ready" if refused is None else f"unreachable: {refused.strerror or refused}"
 
 
 def _read_exactly(conn: socket.socket, size: int) -> bytes:
@@ -218,7 +218,7 @@ def _child(conn: socket.socket) -> None:
 
     try:
         (size,) = _LENGTH.unpack(_read_exactly(conn, _LENGTH.size))
-    except EOFError:  # connected and closed: a probe (`status`), nothing to do
+    except EOFError:  # connected and closed: a `probe`, nothing to do
         return
     if size > MAX_REQUEST_BYTES:
         raise ValueError(f"request of {size} bytes refused")

@@ -296,16 +296,10 @@ def test_a_launcher_that_ended_is_started_again_on_the_same_socket() -> None:
         assert started.restart_if_gone() is True
         assert started.process.pid != first
         assert started.path == environ[export_launcher.LAUNCHER_ENV]  # the workers' one
-
-        def answers() -> bool:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-                try:
-                    probe.connect(started.path)
-                except OSError:
-                    return False
-            return True
-
-        _wait(answers, "the new launcher on the old socket path")
+        _wait(
+            lambda: export_launcher.probe(started.path) is None,
+            "the new launcher on the old socket path",
+        )
     finally:
         started.stop()
 
