@@ -116,6 +116,7 @@ def run_workload(base: str, master: int, rows: list[dict[str, Any]], kind: str, 
         starts.append(watch.baseline[pid] / MB)
         child_peaks.append(watch.children_peak[pid] / MB)
     files = payload["data"].get("total_files", 1)
+    top = worker_peaks.index(max(worker_peaks))  # the request with the highest peak
     return {
         "runs": runs,
         "median_s": round(statistics.median(times), 3),
@@ -124,16 +125,16 @@ def run_workload(base: str, master: int, rows: list[dict[str, Any]], kind: str, 
         # A worker's first request of a workload runs code it has not run yet (faulted in,
         # lazily set up): ~0.06 s more for 50k Excel. With 2 workers, 2 of the runs are such.
         "median_warm_s": round(statistics.median(warm), 3) if warm else None,
-        "worker_peak_rss_mb": round(max(worker_peaks), 1),
+        "worker_peak_rss_mb": round(worker_peaks[top], 1),
         # Of that highest peak, the pages mapped from files (polars' code, mostly): the kernel
         # and the page cache decide how much of a library a fault maps (app/gunicorn_conf.py,
         # "Library pages").
-        "worker_peak_file_backed_mb": round(file_parts[worker_peaks.index(max(worker_peaks))], 1),
+        "worker_peak_file_backed_mb": round(file_parts[top], 1),
         # At that highest peak: PSS (library pages shared out among the processes mapping
         # them) and private memory (what the worker alone holds), for judging memory by a
         # measure that does not count shared code once per process.
-        "worker_pss_at_peak_mb": _mb(at_peak[worker_peaks.index(max(worker_peaks))][0]),
-        "worker_private_at_peak_mb": _mb(at_peak[worker_peaks.index(max(worker_peaks))][1]),
+        "worker_pss_at_peak_mb": _mb(at_peak[top][0]),
+        "worker_private_at_peak_mb": _mb(at_peak[top][1]),
         "worker_rss_at_start_mb": round(min(starts), 1),
         "helper_processes_peak_rss_mb": round(max(child_peaks), 1),
         # CPU time of the serving worker (all its threads) per request: more than the wall

@@ -178,9 +178,10 @@ class WorkerMemoryWatch:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _workers(self) -> list[psutil.Process]:
-        # The Procfile runs gunicorn via bash -c exec, so the master is the bash pid itself.
-        return [p for p in self.master.children() if "gunicorn" in " ".join(p.cmdline())]
+    def _workers(self) -> list[int]:
+        """The gunicorn workers' pids. The Procfile runs gunicorn via bash -c exec, so the
+        master is the bash pid itself."""
+        return [pid for pid in _child_pids(self.master.pid) if self._is_worker(pid)]
 
     def _is_worker(self, pid: int) -> bool:
         """Whether the master's child `pid` is a gunicorn worker (not the export launcher);
@@ -205,9 +206,7 @@ class WorkerMemoryWatch:
     def _sample(self) -> None:
         """Each worker's RSS (and its helpers'), from /proc: ~0.1 ms, where psutil's process
         scans took ~3 ms of a core every 20 ms beside the request measured."""
-        for pid in _child_pids(self.master.pid):
-            if not self._is_worker(pid):
-                continue
+        for pid in self._workers():
             got = _rss(pid)
             if got is None:
                 continue
@@ -232,9 +231,9 @@ class WorkerMemoryWatch:
 
     def _cpu_now(self) -> dict[int, CpuUse]:
         now = {}
-        for worker in self._workers():
+        for pid in self._workers():
             with contextlib.suppress(psutil.Error):
-                now[worker.pid] = cpu_use(worker)
+                now[pid] = cpu_use(psutil.Process(pid))
         return now
 
     def __enter__(self) -> WorkerMemoryWatch:
