@@ -8,14 +8,18 @@ Celery task on the same Celery app the web server sends them to (dash.CeleryMana
 
 As gunicorn's master does, the worker starts the UI's export launcher before its pool
 (components/export_launcher.py), unless YBB_UI_EXPORT_LAUNCHER=0: each export then runs in a
-process forked from it rather than in a fresh interpreter (~0.3 s less each)."""
+process forked from it rather than in a fresh interpreter (~0.3 s less each). If the launcher
+ends (killed, crashed), the worker's main process starts it again on the same socket within
+LAUNCHER_CHECK_SECONDS (a step on the worker's own timer); meanwhile exports start fresh
+interpreters, slower and with nothing lost."""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import Any, ClassVar
 
 import dash
-from celery import signals
+from celery import bootsteps, signals
 
 from app.ui import BACKGROUND_MANAGER
 from app.wsgi import server
@@ -30,6 +34,8 @@ if not isinstance(_manager, dash.CeleryManager):
 celery_app = _manager.handle
 
 _LAUNCHER: list[export_launcher.Launcher] = []
+LAUNCHER_CHECK_SECONDS = 5.0
+log = logging.getLogger("ybb.celery")
 
 
 @signals.worker_init.connect
@@ -45,3 +51,29 @@ def stop_export_launcher(**_: Any) -> None:
     """The worker's main process, at shutdown: the launcher stopped."""
     while _LAUNCHER:
         _LAUNCHER.pop().stop()
+
+
+def restart_launcher_if_gone() -> None:
+    """The worker's main process, every LAUNCHER_CHECK_SECONDS: the launcher started again if
+    it has ended."""
+    for launcher in _LAUNCHER:
+        if launcher.restart_if_gone():
+            log.warning("export launcher had ended; started again: pid %d", launcher.process.pid)
+
+
+class LauncherWatch(bootsteps.StartStopStep):  # type: ignore[misc]
+    """Looks after the launcher from the worker's timer (the main process's event loop with
+    the prefork pool: no thread of its own beside the pool's forks)."""
+
+    requires: ClassVar[set[str]] = {"celery.worker.components:Timer"}
+    entry: Any = None
+
+    def start(self, worker: Any) -> None:
+        self.entry = worker.timer.call_repeatedly(LAUNCHER_CHECK_SECONDS, restart_launcher_if_gone)
+
+    def stop(self, worker: Any) -> None:
+        if self.entry is not None:
+            self.entry.cancel()
+
+
+celery_app.steps["worker"].add(LauncherWatch)

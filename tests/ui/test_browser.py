@@ -432,7 +432,7 @@ CELERY_WORKER = ["-A", "app.celery_worker", "worker", "--concurrency", "1", "--l
 
 
 @contextlib.contextmanager
-def _celery_worker(env: dict[str, str], log_path: Path) -> Iterator[None]:
+def _celery_worker(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """`celery -A app.celery_worker worker` (as docs/UI.md says to run it), stopped after."""
     with open(log_path, "wb") as log:
         worker = subprocess.Popen(
@@ -444,7 +444,7 @@ def _celery_worker(env: dict[str, str], log_path: Path) -> Iterator[None]:
         )
     try:
         wait_until(lambda: b" ready." in log_path.read_bytes(), "the Celery worker", timeout=60)
-        yield
+        yield worker
     finally:
         stop(worker, grace_seconds=20)
 

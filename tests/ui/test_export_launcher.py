@@ -4,6 +4,7 @@ to a fresh interpreter when there is no launcher, and gunicorn's master starts a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import signal
@@ -28,6 +29,8 @@ from export_core.readers import read_json
 from export_core.settings import Settings
 from tests.api.live_server import LiveServer
 from tests.processes import python_child
+from tests.redis_server import redis_server
+from tests.ui.test_browser import _celery_worker
 
 WAIT_SECONDS = 30
 
@@ -173,11 +176,13 @@ def _master(server: LiveServer) -> psutil.Process:
 
 
 def _launchers(master: int) -> list[psutil.Process]:
-    return [
-        p
-        for p in psutil.Process(master).children()
-        if "components.export_launcher" in " ".join(p.cmdline())
-    ]
+    """The launcher processes `master` started (not one killed and not yet reaped)."""
+    found = []
+    for p in psutil.Process(master).children():
+        with contextlib.suppress(psutil.Error):  # gone, or a zombie: no command line
+            if "components.export_launcher" in " ".join(p.cmdline()):
+                found.append(p)
+    return found
 
 
 def _report(server: LiveServer) -> dict[str, Any]:
@@ -323,3 +328,32 @@ def test_gunicorn_starts_a_killed_launcher_again_when_it_next_starts_a_worker(
         _wait(lambda: _report(server)["ui_export_launcher"] == "ready", "ready again")
         log = server.log_path.read_text(encoding="utf-8", errors="replace")
         assert "export launcher had ended; started again" in log
+
+
+@pytest.mark.live
+def test_a_celery_worker_starts_a_killed_launcher_again(tmp_path: Path) -> None:
+    """The Celery worker's main process looks at its launcher every LAUNCHER_CHECK_SECONDS
+    (5 s) and starts a killed one again, on the socket path its pool processes know."""
+    log = tmp_path / "celery.log"
+    with redis_server(tmp_path / "redis") as redis_url:
+        env = {
+            "YBB_CELERY_BROKER_URL": redis_url,
+            "YBB_DATA_DIR": str(tmp_path / "data"),
+            "YBB_SECRET_KEY": "launcher-tests",
+        }
+        with _celery_worker(env, log) as worker:
+            _wait(lambda: _launchers(worker.pid), "the Celery worker's launcher")
+            (first,) = _launchers(worker.pid)
+            path = first.cmdline()[-1]
+            _wait(lambda: export_launcher.probe(path) is None, "the launcher's socket")
+            first.kill()
+            _wait(
+                lambda: [p.pid for p in _launchers(worker.pid)] not in ([], [first.pid]),
+                "a new launcher",
+                seconds=30,
+            )
+            (second,) = _launchers(worker.pid)
+            assert second.cmdline()[-1] == path  # the pool's processes know only that one
+            _wait(lambda: export_launcher.probe(path) is None, "the new launcher answering")
+    said = log.read_text(encoding="utf-8", errors="replace")
+    assert f"export launcher had ended; started again: pid {second.pid}" in said
