@@ -13,15 +13,22 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The server runs with PYTHONOPTIMIZE=2 (Procfile, `make run`, deploy/): its bytecode (*.opt-2.pyc)
+# is compiled here, for the packages once and for the project's code on every run (only what
+# changed), so that no worker compiles from source (docs/PERFORMANCE.md, fourteenth round).
+COMPILE_OO := $(BIN)/python -OO -m compileall -q -j 0
+
 $(VENV)/.installed: requirements.txt $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
+	$(COMPILE_OO) $(VENV)/lib
 	$(BIN)/python export_core/_build.py
 	touch $@
 
 ## native: the C extensions export_core/_jsoncols.c and _sheetrows.c, built in place (each when
-## older than its source)
+## older than its source), and the project's -OO bytecode
 native: $(VENV)/.installed
 	$(BIN)/python export_core/_build.py
+	$(COMPILE_OO) app components export_core pages
 
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 	$(BIN)/pip install --quiet -r requirements-dev.txt
@@ -29,7 +36,8 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 
 ## run: install runtime deps and serve UI + API with gunicorn on $(HOST):$(PORT)
 run: $(VENV)/.installed native
-	$(BIN)/gunicorn --config app/gunicorn_conf.py --bind $(HOST):$(PORT) app.wsgi:server
+	PYTHONOPTIMIZE=$${PYTHONOPTIMIZE:-2} $(BIN)/gunicorn --config app/gunicorn_conf.py \
+		--bind $(HOST):$(PORT) app.wsgi:server
 
 ## dev: Flask/Dash debug server (single process, auto-reload)
 dev: $(VENV)/.installed native

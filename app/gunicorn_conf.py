@@ -272,7 +272,8 @@ def polars_allocator() -> object | None:
 
 def on_starting(server):  # type: ignore[no-untyped-def]
     """The master, before it forks the first worker: polars' mallctl found (above), polars'
-    cached pages dropped (above), and the metrics directory made ready (below)."""
+    cached pages dropped (above), the metrics directory made ready (below), a warning if the
+    workers will run without PYTHONOPTIMIZE=2, and the export launcher started."""
     located = locate_polars_mallctl(polars_libraries())
     if located is not None:
         POLARS_MALLCTL.append(located)
@@ -281,6 +282,10 @@ def on_starting(server):  # type: ignore[no-untyped-def]
     server.log.info("cached pages dropped: %s", ", ".join(dropped) or "none")
     path, _ = prepare_metrics_dir()
     server.log.info("metrics of all workers in %s", path)
+    if sys.flags.optimize < 2:  # the Procfile, `make run` and deploy/ set it
+        server.log.warning(
+            "PYTHONOPTIMIZE is not 2: each worker loads every docstring (~10 MB more memory)"
+        )
     start_export_launcher(server)
 
 

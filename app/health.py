@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -145,6 +146,9 @@ def health_detail(settings: Settings, store: ExportStore) -> dict[str, Any]:
         "retention_hours": settings.retention_hours,
         # Not a check: without it, UI exports start a fresh interpreter (slower, nothing lost).
         "ui_export_launcher": export_launcher.status(),
+        # Not a check either: 2 (PYTHONOPTIMIZE=2, as every start command in the project sets
+        # it) loads no docstrings, ~10 MB less per worker (docs/OPERATIONS.md, "Memory").
+        "python_optimize": sys.flags.optimize,
     }
 
 

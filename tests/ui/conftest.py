@@ -96,6 +96,7 @@ def run_gunicorn(data_dir: Path, extra_env: dict[str, str] | None = None) -> Ite
         "YBB_LOG_LEVEL": "WARNING",
         "YBB_UI_USERS": "",
         "YBB_API_KEY": "",
+        "PYTHONOPTIMIZE": "2",  # as the Procfile, `make run` and deploy/ start it
         **(extra_env or {}),
     }
     log_path = data_dir.parent / "gunicorn.log"
