@@ -12,8 +12,9 @@
    * an Arrow format other than int64 "l", int32 "i", float64 "g", date32 "tdD", timestamp[us]
      without time zone "tsu:", or string "vu" / "u" / "U" (or not the one the column's kind
      expects);
-   * text needing escapes (& < > control characters but \t and \n, U+FFFE, U+FFFF, a
-     literal _xHHHH_) or longer than 32,767 bytes (Excel's cut and the UTF-16 fix);
+   * text needing escapes other than & < > (control characters but \t and \n, U+FFFE,
+     U+FFFF, a literal _xHHHH_) or longer than 32,767 bytes (Excel's cut and the UTF-16 fix);
+     & < > are written as &amp; &lt; &gt;, as the reference writes them;
    * NaN / inf, a date before 1900-01-01 (the reference writes them as text);
    * a float (or datetime serial) whose magnitude is below 2^-10 or not below 2^53 (zero
      excepted), or that lies exactly halfway between two shortest digit strings (polars 2.1's
@@ -201,9 +202,11 @@ static inline int is_hex(unsigned char ch) {
     return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
 }
 
-/* Whether the text is written as it is (no escape needed). Skips 16 bytes at a time (SSE2)
-   up to the next byte that may need a look. */
+/* How the text is written: 1 as it is, 2 with & < > as entities (put_escaped), 0 declined
+   (another escape is needed). Skips 16 bytes at a time (SSE2) up to the next byte that may
+   need a look. */
 static int plain(const unsigned char *s, int64_t n) {
+    int entities = 0;
 #ifdef __SSE2__
     const __m128i controls = _mm_set1_epi8(0x1F), amp = _mm_set1_epi8('&'), lt = _mm_set1_epi8('<');
     const __m128i gt = _mm_set1_epi8('>'), under = _mm_set1_epi8('_'), ef = _mm_set1_epi8((char)0xEF);
@@ -236,9 +239,29 @@ static int plain(const unsigned char *s, int64_t n) {
             if (i + 2 < n && s[i + 1] == 0xBF && (s[i + 2] == 0xBE || s[i + 2] == 0xBF)) return 0;
             continue;
         }
+        if (ch == '&' || ch == '<' || ch == '>') {
+            entities = 1;
+            continue;
+        }
         return 0;
     }
-    return 1;
+    return entities ? 2 : 1;
+}
+
+/* The extra bytes & < > take as entities (&amp; +4, &lt; and &gt; +3), for the bound. */
+static int64_t entity_growth(const unsigned char *s, int64_t n) {
+    int64_t extra = 0, i = 0;
+#ifdef __SSE2__
+    const __m128i amp = _mm_set1_epi8('&'), lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>');
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+        unsigned a = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, amp));
+        unsigned b = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, lt), _mm_cmpeq_epi8(v, gt)));
+        extra += 4 * __builtin_popcount(a) + 3 * __builtin_popcount(b);
+    }
+#endif
+    for (; i < n; i++) extra += s[i] == '&' ? 4 : (s[i] == '<' || s[i] == '>') ? 3 : 0;
+    return extra;
 }
 
 /* Unicode White_Space, which polars' str.strip_chars() trims (\v \f \r are escaped: declined). */
@@ -408,16 +431,18 @@ static int64_t cell_bound(const Column *c) {
     return text > number ? text : number;
 }
 
-/* The bytes of the valid strings of a text array (every chunk). -1 malformed. */
-static int64_t text_bytes(const Arr *t) {
+/* The bytes of the valid strings of a text array (every chunk), with `entities` & < > counted
+   as the XML entities they are written as. -1 malformed. */
+static int64_t text_bytes(const Arr *t, int entities) {
     int64_t total = 0;
     for (int64_t ci = 0; ci < t->nchunks; ci++) {
         const struct ArrowArray *a = &t->chunks[ci];
         for (int64_t i = a->offset; i < a->offset + a->length; i++) {
             if (!valid(a, i)) continue;
             int64_t len;
-            if (!text_at(a, t->format, i, &len) || len < 0) return -1;
-            total += len;
+            const char *s = text_at(a, t->format, i, &len);
+            if (!s || len < 0) return -1;
+            total += len + (entities ? entity_growth((const unsigned char *)s, len) : 0);
         }
     }
     return total;
@@ -437,23 +462,43 @@ static int64_t bound(Column *cols, Py_ssize_t ncols, int64_t rows) {
         Column *c = &cols[j];
         total += rows * cell_bound(c);
         const Arr *t = text_of(c);
-        int64_t text = t ? text_bytes(t) : 0;
+        int64_t text = t ? text_bytes(t, 1) : 0;
         if (text < 0) return -1;
         total += text;
     }
     return total;
 }
 
+/* s[0:n] with & < > as entities. */
+static char *put_escaped(char *p, const unsigned char *s, int64_t n) {
+    int64_t from = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const char *entity;
+        size_t size;
+        switch (s[i]) {
+        case '&': entity = "&amp;", size = 5; break;
+        case '<': entity = "&lt;", size = 4; break;
+        case '>': entity = "&gt;", size = 4; break;
+        default: continue;
+        }
+        p = put(p, (const char *)s + from, (size_t)(i - from));
+        p = put(p, entity, size);
+        from = i + 1;
+    }
+    return put(p, (const char *)s + from, (size_t)(n - from));
+}
+
 /* A text cell of s[0:n] (non-empty, checked) after the row's cell head. NULL declines. */
 static char *put_text(char *p, const Column *c, const char *row, int rowlen, const unsigned char *s, int64_t n) {
-    if (n > EXCEL_MAX_CHARS || !plain(s, n)) return NULL;
+    int how = n > EXCEL_MAX_CHARS ? 0 : plain(s, n);
+    if (!how) return NULL;
     p = PUT_FIXED(p, c->head, 16, c->headlen);
     p = PUT_FIXED(p, row, 8, rowlen);
     if (white(first_char(s, n)) || white(last_char(s, n)))
         p = put(p, TEXT_OPEN_PRESERVE, sizeof TEXT_OPEN_PRESERVE - 1);
     else
         p = put(p, TEXT_OPEN, sizeof TEXT_OPEN - 1);
-    p = put(p, (const char *)s, (size_t)n);
+    p = how == 1 ? put(p, (const char *)s, (size_t)n) : put_escaped(p, s, n);
     return put(p, TEXT_CLOSE, sizeof TEXT_CLOSE - 1);
 }
 
@@ -631,11 +676,15 @@ static PyObject *render(PyObject *self, PyObject *args) {
         result = Py_None;
         goto done;
     }
-    int64_t size = bound(cols, ncols, rows) + SLACK;
+    int64_t size;
+    Py_BEGIN_ALLOW_THREADS
+    size = bound(cols, ncols, rows); /* reads every text byte (for & < >): without the GIL */
+    Py_END_ALLOW_THREADS
     if (size < 0) {
         result = Py_None;
         goto done;
     }
+    size += SLACK;
     data = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
     if (!data) goto done;
     char *out = PyBytes_AS_STRING(data);
@@ -929,7 +978,7 @@ static PyObject *csv(PyObject *self, PyObject *args) {
     int64_t size = nfiles * (3 + (int64_t)headlen) + rows * (2 + ncols * CSV_CELL_MAX) + SLACK;
     for (Py_ssize_t j = 0; j < ncols && !declined; j++) {
         const Arr *t = text_of(&cols[j]);
-        int64_t text = t ? text_bytes(t) : 0;
+        int64_t text = t ? text_bytes(t, 0) : 0;
         declined = text < 0;
         size += 2 * text; /* every byte a quote, doubled */
     }

@@ -27,7 +27,6 @@ from .catalog import Template
 
 if TYPE_CHECKING:
     from .writers.csvnative import PreparedCsv
-    from .writers.sheetxml import PreparedFile
 
 RAW_SUFFIX = "\x00raw"
 CellValue = int | float | str | date | datetime | None
@@ -92,10 +91,9 @@ class MappedFrame:
     template: Template
     frame: pl.DataFrame
     quality: QualityReport
-    # Files the writer's `prepare` rendered natively, per file of its group (the frame's
-    # PREPARED_FILE column says which rows are whose): sheet rows for xlsx (writers.xlsxrows),
-    # whole files for csv (writers.csv).
-    prepared: tuple[PreparedFile | PreparedCsv, ...] = ()
+    # Files the csv writer's `prepare` rendered natively, per file of its group (the frame's
+    # csv.PREPARED_FILE column says which rows are whose; writers.csv).
+    prepared: tuple[PreparedCsv, ...] = ()
 
     @property
     def height(self) -> int:

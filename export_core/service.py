@@ -182,8 +182,9 @@ PrepareStep = Callable[[MappedFrame, list[tuple[int, int]]], MappedFrame]
 def _batches_with_rows(
     mapped: MappedFrame, plan: ExportPlan, options: ExportOptions
 ) -> Generator[tuple[BatchPlan, MappedFrame]]:
-    """Each batch with its rows. A writer with a `prepare` step (xlsx: renders row XML; csv:
-    renders the files, BOM and header included) gets consecutive small batches in groups of
+    """Each batch with its rows. A writer with a `prepare` step (xlsx: measures each file's
+    column widths; csv: renders the files, BOM and header included) gets consecutive small
+    batches in groups of
     ~PREPARE_ROWS rows, so that its per-call costs are paid per group rather than per file,
     while memory stays bounded by the group. With
     several groups, the next group is prepared in a thread of its own while this one's

@@ -6,7 +6,8 @@ module satisfies the protocol itself. Adding a format is adding a module and one
 A writer may also offer `prepare(mapped, bounds) -> MappedFrame`: the service then hands it
 consecutive small batches ([start, stop) each, ~5,000 rows in all) and writes each batch from
 a slice of what it returned, so that vectorised work is done once per group instead of once
-per file (xlsx renders row XML there, csv builds its columns).
+per file (xlsx measures each file's column widths there, and renders row XML only where
+polars has to; csv renders its files).
 
 And `render(mapped, start, stop, options) -> bytes`: the file's bytes in memory. For a ZIP
 export the service then writes those bytes to the batch file and hands the same bytes to the

@@ -7,8 +7,9 @@ interface, writes every file's rows into one bytes object without the GIL, and h
 file a zero-copy memoryview of it. It produces exactly the bytes of the polars path, which
 stays the reference and the fallback: `render` answers None (the caller renders with polars)
 whenever the block needs anything the C code does not reproduce (see its header comment:
-escapes, over-long text, NaN/inf, dates before 1900, floats outside [2^-10, 2^53) or halfway
-between two shortest spellings, unknown dtypes) or when the extension is not built."""
+escapes other than & < >, which it writes as entities; over-long text; NaN/inf; dates before
+1900; floats outside [2^-10, 2^53) or halfway between two shortest spellings; unknown dtypes)
+or when the extension is not built."""
 
 from __future__ import annotations
 
@@ -47,6 +48,19 @@ def _kind(dtype: pl.DataType) -> int | None:
     if dtype == pl.Datetime("us", None):
         return KIND_DATETIME
     return None
+
+
+def takes(frame: pl.DataFrame, columns: Sequence[Column]) -> bool:
+    """Whether the C renderer is built and renders the dtypes of `columns` in `frame` (it may
+    still decline a block for its values: `render` then answers None)."""
+    schema = frame.schema
+    return (
+        _sheetrows is not None
+        and bool(columns)
+        and all(
+            (dtype := schema.get(c.field)) is not None and _kind(dtype) is not None for c in columns
+        )
+    )
 
 
 def _style(column: Column, kind: int, styles: CellStyles) -> int:

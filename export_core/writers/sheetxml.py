@@ -53,7 +53,6 @@ _NEEDS_ESCAPE = r"[&<>\x00-\x08\x0B-\x1F\x{FFFE}\x{FFFF}]|_x[0-9a-fA-F]{4}_"
 ROW_COLUMN = "\x00row"
 XML_COLUMN = "\x00xml"
 ROW_NUMBER = "\x00row_number"
-PREPARED_FILE = "\x00prepared_file"  # the row's file in MappedFrame.prepared (native rows)
 EXCEL_EPOCH = date(1900, 1, 1)
 _UTF16_CHECK_CHARS = EXCEL_MAX_CELL_CHARS // 2  # shorter text cannot exceed the limit
 
@@ -295,15 +294,6 @@ class RenderedRows:
             self.rows.write_csv(
                 binary, include_header=False, quote_style="never", line_terminator=""
             )
-
-
-@dataclass(frozen=True)
-class PreparedFile:
-    """One file's rows rendered ahead by the xlsx writer's `prepare`, and how many frame rows
-    they are of (the file's slice of the frame must be exactly these rows)."""
-
-    height: int
-    rendered: RenderedRows
 
 
 def sheet_rows(first_row: int, height: int) -> pl.Series:

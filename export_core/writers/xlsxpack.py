@@ -215,7 +215,7 @@ def pack(
     used = max(rows.last_row, 0) + 1  # the header's row when no data row has a cell
     data_rows = frame.height + 1
     sheet = shape.sheet
-    xml = (
+    xml: tuple[Buffer, ...] = (
         sheet[0],
         b"%s%d" % (shape.last_column, used),
         sheet[1],
@@ -226,6 +226,11 @@ def pack(
         b"%s%d" % (shape.last_column, data_rows),
         sheet[4],
     )
+    del rows
+    if sum(len(part) for part in xml) <= deflate.BLOCK_BYTES:
+        # Joined here rather than in Member.of, so that the rows rendered for this file alone
+        # (~1 MB for 1,000 complete rows) are let go before the deflate: one copy at a time.
+        xml = (b"".join(xml),)
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ").encode()
     variable = {
         SHEET: xml,

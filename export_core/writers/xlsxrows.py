@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from ..catalog import Column
-from ..model import EXCEL_MAX_ROWS, MappedFrame, file_index
+from ..model import EXCEL_MAX_ROWS, MappedFrame
 from . import sheetnative, sheetxml
 from .xlsxwidths import file_widths
 
@@ -41,32 +41,22 @@ def prepared_for(frame: pl.DataFrame, first_row: int) -> bool:
 
 
 def prepared_rows(mapped: MappedFrame, first_row: int) -> sheetxml.RenderedRows | None:
-    """The rows `prepare` rendered for exactly the rows of `mapped` from sheet row `first_row`
-    on (polars' XML column, or one file's natively rendered rows), or None (render them)."""
+    """The rows `prepare` rendered (polars' XML column) for exactly the rows of `mapped` from
+    sheet row `first_row` on, or None (render them)."""
     frame = mapped.frame
-    if prepared_for(frame, first_row):
-        return sheetxml.RenderedRows.of(frame)
-    if not mapped.prepared or sheetxml.PREPARED_FILE not in frame.columns or frame.height == 0:
-        return None
-    files, numbers = frame.get_column(sheetxml.PREPARED_FILE), frame.get_column(sheetxml.ROW_NUMBER)
-    index = int(files[0])
-    if not (files[-1] == index and 0 <= index < len(mapped.prepared)):
-        return None
-    prepared = mapped.prepared[index]
-    if not isinstance(prepared, sheetxml.PreparedFile):
-        return None
-    whole = prepared.height == frame.height
-    if whole and numbers[0] == first_row + 1 and numbers[-1] == first_row + frame.height:
-        return prepared.rendered
-    return None
+    return sheetxml.RenderedRows.of(frame) if prepared_for(frame, first_row) else None
 
 
 def prepare(mapped: MappedFrame, bounds: Sequence[tuple[int, int]]) -> MappedFrame:
-    """Render, in one pass, the rows of several consecutive files ([start, stop) each) before
-    they are written: per-call costs are paid once instead of once per small file. Returns
-    the rows from the first start to the last stop, carrying their rendered XML and their
-    file's column widths; slice it per file and pass each slice to `write` (which renders and
-    measures itself whatever does not fit)."""
+    """Measure, in one grouped query, the column widths of several consecutive files ([start,
+    stop) each) before they are written, and number their sheet rows; returns the rows from
+    the first start to the last stop carrying both. Slice it per file and pass each slice to
+    `write` or `render`. Rows the C renderer takes are rendered per file as each is written
+    (xlsxpack.pack; a file it declines, by polars): rendered here for the whole group, as they
+    were until the fourteenth round (docs/PERFORMANCE.md), a group's XML (~5 MB for 5,000
+    `complete` rows) was held until its last file was written, two groups' with the next one
+    prepared ahead. Where only polars renders (no C extension, a dtype it does not render),
+    the rows are rendered here, once for the group: polars' per-call costs."""
     begin, end = bounds[0][0], bounds[-1][1]
     frame = mapped.frame.slice(begin, end - begin)
     numbers = pl.concat(
@@ -78,24 +68,13 @@ def prepare(mapped: MappedFrame, bounds: Sequence[tuple[int, int]]) -> MappedFra
     columns = mapped.template.columns
     sizes = [stop - start for start, stop in bounds]
     widths = file_widths(frame, columns, sizes)
-    styles = template_styles(columns)
-    if max(sizes) < EXCEL_MAX_ROWS:  # each file on one sheet: numbered 2, 3, ... (C renderer)
-        native = sheetnative.render(frame, columns, [(size, 1) for size in sizes], styles)
-        if native is not None:
-            files = file_index(sizes)
-            carried = pl.DataFrame(
-                [numbers.alias(sheetxml.ROW_NUMBER), files.alias(sheetxml.PREPARED_FILE)]
-            )
-            prepared = tuple(
-                sheetxml.PreparedFile(size, rows) for size, rows in zip(sizes, native, strict=True)
-            )
-            return dataclasses.replace(
-                mapped,
-                frame=pl.concat([frame, carried, widths], how="horizontal"),
-                prepared=prepared,
-            )
+    if max(sizes) < EXCEL_MAX_ROWS and sheetnative.takes(frame, columns):
+        carried = numbers.alias(sheetxml.ROW_NUMBER).to_frame()
+        return dataclasses.replace(
+            mapped, frame=pl.concat([frame, carried, widths], how="horizontal")
+        )
     try:
-        rendered = sheetxml.render_xml(frame, columns, numbers, styles)
+        rendered = sheetxml.render_xml(frame, columns, numbers, template_styles(columns))
     except sheetxml.UnsupportedColumn:
         return dataclasses.replace(mapped, frame=pl.concat([frame, widths], how="horizontal"))
     parts = [frame, rendered, widths]

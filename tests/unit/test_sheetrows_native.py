@@ -11,6 +11,7 @@ import dataclasses
 import io
 import math
 import struct
+import zipfile
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
@@ -23,7 +24,7 @@ from benchmarks.datagen import records
 from export_core import _sheetrows
 from export_core.catalog import Column, FieldKind, Template, get_catalog
 from export_core.mapping import map_frame
-from export_core.model import EXCEL_MAX_ROWS, raw_column
+from export_core.model import EXCEL_MAX_ROWS, MappedFrame, raw_column
 from export_core.readers import records_to_frame
 from export_core.writers import sheetnative, sheetxml, xlsx, xlsxpack
 from export_core.writers.xlsxrows import prepared_rows, template_styles
@@ -110,10 +111,29 @@ WHITE = ["\t", "\n", " ", "\x85", "\xa0", "\u1680", "\u2000", "\u200a", "\u2028"
 WHITE += ["\u2029", "\u202f", "\u205f", "\u3000", "\u200b", "\ufeff"]  # the last two: not
 TEXT_CHARS = st.one_of(
     st.sampled_from(
-        [*WHITE, "a", "Z", "é", "名", "😀", "_", "x", "0", "'", '"', ";", "=", "\U0010ffff"]
+        # & < > are written as entities
+        [
+            *WHITE,
+            "a",
+            "Z",
+            "é",
+            "名",
+            "😀",
+            "_",
+            "x",
+            "0",
+            "'",
+            '"',
+            ";",
+            "=",
+            "\U0010ffff",
+            "&",
+            "<",
+            ">",
+        ]
     ),
     st.characters(
-        codec="utf-8", exclude_categories=("Cs", "Cc"), exclude_characters="&<>\ufffe\uffff"
+        codec="utf-8", exclude_categories=("Cs", "Cc"), exclude_characters="\ufffe\uffff"
     ),
 )
 texts = st.one_of(st.none(), st.just(""), st.text(TEXT_CHARS, max_size=14))
@@ -350,9 +370,20 @@ def test_every_template_renders_natively(template: Template) -> None:
 # ---- declines ----------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("text", ["a & b", "a < b", "a > b", "<&>", " R&D ", "&amp;", "a&b" * 700])
+def test_text_with_xml_entities_is_rendered(text: str) -> None:
+    """& < > are written as &amp; &lt; &gt; (text and raw text), the reference's bytes."""
+    frame = pl.DataFrame({"s": ["plain", text, None]})
+    assert check(frame, [_column("s", "text")])
+    raw = pl.DataFrame(
+        {"d": pl.Series([None, None], dtype=pl.Date), raw_column("d"): ["fine", text]}
+    )
+    assert check(raw, [_column("d", "date")])
+
+
 @pytest.mark.parametrize(
     "text",
-    ["a & b", "a < b", "a > b", "ctl \x01", "\rx", "x\r", "\x1c", "\x0bvertical tab",
+    ["a & b \x01", "ctl \x01", "\rx", "x\r", "\x1c", "\x0bvertical tab",
      "\x0cform feed", "\x1f", "\x00", "non-char \ufffe", "\uffff", "_x0041_ literal",
      "x_x00e9_", "x" * 32_768, "😀" * 8_192],
 )  # fmt: skip
@@ -444,24 +475,32 @@ def test_without_the_extension_polars_renders(monkeypatch: pytest.MonkeyPatch) -
 # ---- the writers -------------------------------------------------------------------------
 
 
-def test_prepared_files_are_native_and_used_only_for_their_own_rows() -> None:
+def _packed_sheet(mapped: MappedFrame, styles: sheetxml.CellStyles) -> bytes:
+    """The sheet XML of the file xlsxpack packages for all rows of `mapped`."""
+    packed = xlsxpack.pack(mapped, xlsx.column_widths(mapped, 0, mapped.height), "Sheet", styles)
+    assert packed is not None
+    return zipfile.ZipFile(io.BytesIO(packed)).read("xl/worksheets/sheet1.xml")
+
+
+def test_a_group_the_c_renderer_takes_is_measured_not_rendered() -> None:
+    """`prepare` numbers the rows and measures each file's widths, and renders nothing: each
+    file's rows are rendered when it is packaged (the reference's bytes), so that no group's
+    XML waits in memory for its last file (docs/PERFORMANCE.md, fourteenth round)."""
     template = CATALOG.template("participants", "complete")
     mapped = map_frame(records_to_frame(records("participants", 1_300, seed=4)), template)
-    prepared = xlsx.prepare(mapped, [(0, 300), (300, 1_300)])
-    assert len(prepared.prepared) == 2 and sheetxml.XML_COLUMN not in prepared.frame.columns
-    one = dataclasses.replace(prepared, frame=prepared.frame.slice(300, 1_000))
-    rows = prepared_rows(one, 1)
-    assert rows is not None and isinstance(rows.rows, memoryview)
-    for start, length, first in [(300, 999, 1), (301, 999, 1), (0, 1_300, 1), (300, 1_000, 2)]:
-        part = dataclasses.replace(prepared, frame=prepared.frame.slice(start, length))
-        assert prepared_rows(part, first) is None
-    styles = template_styles(template.columns)
-    want = reference(mapped.frame.slice(300, 1_000), list(template.columns), [(1_000, 1)], styles)
-    buffer = io.BytesIO()
-    rows.write_to(buffer)
-    assert [(buffer.getvalue(), rows.last_row)] == want
-    packed = xlsxpack.pack(one, xlsx.column_widths(one, 0, one.height), "Sheet", styles)
-    assert packed is not None
+    bounds = [(0, 300), (300, 1_300)]
+    prepared = xlsx.prepare(mapped, bounds)
+    assert sheetxml.XML_COLUMN not in prepared.frame.columns and prepared.prepared == ()
+    assert prepared.frame.height == 1_300
+    columns, styles = list(template.columns), template_styles(template.columns)
+    for start, stop in bounds:
+        one = dataclasses.replace(prepared, frame=prepared.frame.slice(start, stop - start))
+        assert prepared_rows(one, 1) is None  # rendered by the writer
+        plain = dataclasses.replace(mapped, frame=mapped.frame.slice(start, stop - start))
+        assert xlsx.column_widths(one, 0, one.height) == xlsx.column_widths(plain, 0, plain.height)
+        frame = mapped.frame.slice(start, stop - start)
+        want = reference(frame, columns, [(stop - start, 1)], styles)
+        assert want[0][0] in _packed_sheet(one, styles)
 
 
 def test_renders_in_parallel_threads() -> None:
@@ -478,11 +517,15 @@ def test_renders_in_parallel_threads() -> None:
 
 def test_escapes_are_found_at_every_position() -> None:
     """The scan skips 16 bytes at a time: a character needing an escape is found wherever it
-    sits, and look-alikes are not taken for one."""
+    sits, and look-alikes are not taken for one. & < > are written as entities (the
+    reference's bytes, however many), the other escapes are declined."""
     columns = [_column("s", "text")]
     for size in range(1, 40):
         for at in range(size):
-            for needs in ("&", "<", ">", "\x01", "\x1f", "\uffff", "\ufffe"):
+            for entity in ("&", "<", ">"):
+                text = "a" * at + entity + "b" * (size - at - 1)
+                assert check(pl.DataFrame({"s": [text, text * 3, entity * size]}), columns)
+            for needs in ("\x01", "\x1f", "\uffff", "\ufffe", "&\x01"):
                 text = "a" * at + needs + "b" * (size - at - 1)
                 assert (
                     sheetnative.render(pl.DataFrame({"s": [text]}), columns, [(1, 1)], STYLES)
@@ -498,17 +541,41 @@ def test_escapes_are_found_at_every_position() -> None:
         assert check(pl.DataFrame({"s": fine}), columns)
 
 
-def test_a_group_the_c_renderer_declines_is_prepared_by_polars() -> None:
-    """One value needing an escape sends its whole group down the polars path (its XML column,
-    no native files); each file's prepared rows are still the reference's."""
+def test_a_file_the_c_renderer_declines_is_rendered_by_polars_when_written() -> None:
+    """One value needing an escape the C renderer leaves to polars (a control character): the
+    group is still only measured; the file holding it is rendered by polars when it is
+    packaged, the other natively, each the reference's bytes."""
     template = CATALOG.template("participants", "complete")
     mapped = map_frame(records_to_frame(records("participants", 1_300, seed=4)), template)
-    notes = mapped.frame.get_column("notes").scatter(700, "fish & chips")
+    notes = mapped.frame.get_column("notes").scatter(700, "fish\x01chips")
     mapped = dataclasses.replace(mapped, frame=mapped.frame.with_columns(notes))
     bounds = [(0, 300), (300, 1_300)]
     prepared = xlsx.prepare(mapped, bounds)
-    assert prepared.prepared == () and sheetxml.XML_COLUMN in prepared.frame.columns
+    assert sheetxml.XML_COLUMN not in prepared.frame.columns
     columns, styles = list(template.columns), template_styles(template.columns)
+    for start, stop in bounds:
+        frame = mapped.frame.slice(start, stop - start)
+        declined = native(frame, columns, [(stop - start, 1)], styles) is None
+        assert declined == (start == 300)  # the file with row 700
+        one = dataclasses.replace(prepared, frame=prepared.frame.slice(start, stop - start))
+        sheet = _packed_sheet(one, styles)
+        assert reference(frame, columns, [(stop - start, 1)], styles)[0][0] in sheet
+        assert (b"fish_x0001_chips" in sheet) == declined
+
+
+def test_a_group_of_a_dtype_the_c_renderer_lacks_is_rendered_by_polars_once() -> None:
+    """A column of a dtype only polars renders (ids as Int16): the whole group is rendered in
+    `prepare`, in one polars pass, and each file's prepared rows are the reference's."""
+    template = CATALOG.template("participants", "complete")
+    mapped = map_frame(records_to_frame(records("participants", 1_300, seed=4)), template)
+    mapped = dataclasses.replace(
+        mapped, frame=mapped.frame.with_columns(pl.col("id").cast(pl.Int16))
+    )
+    columns, styles = list(template.columns), template_styles(template.columns)
+    assert not sheetnative.takes(mapped.frame, columns)
+    bounds = [(0, 300), (300, 1_300)]
+    prepared = xlsx.prepare(mapped, bounds)
+    assert sheetxml.XML_COLUMN in prepared.frame.columns
     for start, stop in bounds:
         one = dataclasses.replace(prepared, frame=prepared.frame.slice(start, stop - start))
         rows = prepared_rows(one, 1)
