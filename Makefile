@@ -16,7 +16,8 @@ $(BIN)/python:
 # The server runs with PYTHONOPTIMIZE=2 (Procfile, `make run`, deploy/): its bytecode (*.opt-2.pyc)
 # is compiled here, for the packages once and for the project's code on every run (only what
 # changed), so that no worker compiles from source (docs/PERFORMANCE.md, fourteenth round).
-COMPILE_OO := $(BIN)/python -OO -m compileall -q -j 0
+# Test directories are left out: some packages ship files there that are not Python 3 on purpose.
+COMPILE_OO := $(BIN)/python -OO -m compileall -q -j 0 -x '/(tests?|idle_test)/'
 
 $(VENV)/.installed: requirements.txt $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
