@@ -50,17 +50,26 @@ def _kind(dtype: pl.DataType) -> int | None:
     return None
 
 
+def _kinds(frame: pl.DataFrame, columns: Sequence[Column]) -> list[int] | None:
+    """The C renderer's kind of each of `columns` in `frame`, or None where it cannot render
+    them (not built, no columns, a column missing or of a dtype it does not read)."""
+    if _sheetrows is None or not columns:
+        return None
+    schema = frame.schema
+    kinds = []
+    for column in columns:
+        dtype = schema.get(column.field)
+        kind = None if dtype is None else _kind(dtype)
+        if kind is None:
+            return None
+        kinds.append(kind)
+    return kinds
+
+
 def takes(frame: pl.DataFrame, columns: Sequence[Column]) -> bool:
     """Whether the C renderer is built and renders the dtypes of `columns` in `frame` (it may
     still decline a block for its values: `render` then answers None)."""
-    schema = frame.schema
-    return (
-        _sheetrows is not None
-        and bool(columns)
-        and all(
-            (dtype := schema.get(c.field)) is not None and _kind(dtype) is not None for c in columns
-        )
-    )
+    return _kinds(frame, columns) is not None
 
 
 def _style(column: Column, kind: int, styles: CellStyles) -> int:
@@ -93,15 +102,11 @@ def render(
     first row): per file, its rows' XML (a memoryview of one bytes object for all of them)
     and its last sheet row with a cell, as `sheetxml.render_rows` gives them; None where the
     polars path has to render the block (see the module docstring)."""
-    if _sheetrows is None or not columns or sum(n for n, _ in files) != frame.height:
+    kinds = _kinds(frame, columns)
+    if kinds is None or sum(n for n, _ in files) != frame.height:
         return None
-    schema = frame.schema
     specs: list[tuple[int, object, object | None, str, int]] = []
-    for index, column in enumerate(columns):
-        dtype = schema.get(column.field)
-        kind = None if dtype is None else _kind(dtype)
-        if kind is None:
-            return None
+    for index, (column, kind) in enumerate(zip(columns, kinds, strict=True)):
         values, raw_text = column_streams(frame, column.field, kind)
         specs.append(
             (
