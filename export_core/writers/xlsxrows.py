@@ -51,12 +51,14 @@ def prepare(mapped: MappedFrame, bounds: Sequence[tuple[int, int]]) -> MappedFra
     """Measure, in one grouped query, the column widths of several consecutive files ([start,
     stop) each) before they are written, and number their sheet rows; returns the rows from
     the first start to the last stop carrying both. Slice it per file and pass each slice to
-    `write` or `render`. Rows the C renderer takes are rendered per file as each is written
-    (xlsxpack.pack; a file it declines, by polars): rendered here for the whole group, as they
-    were until the fourteenth round (docs/PERFORMANCE.md), a group's XML (~5 MB for 5,000
-    `complete` rows) was held until its last file was written, two groups' with the next one
-    prepared ahead. Where only polars renders (no C extension, a dtype it does not render),
-    the rows are rendered here, once for the group: polars' per-call costs."""
+    `write` or `render`.
+
+    Rows the C renderer takes are not rendered here but per file, as each is written
+    (xlsxpack.pack; a file whose values it declines goes to polars there). Rendered here, a
+    group's XML (~5 MB for 5,000 `complete` rows) stayed until its last file was written,
+    two groups' with the next one prepared ahead (docs/PERFORMANCE.md, fourteenth round).
+    Where only polars renders (no C extension, a dtype the C code does not read), the rows
+    are rendered here, once for the group, so that polars' per-call costs are paid once."""
     begin, end = bounds[0][0], bounds[-1][1]
     frame = mapped.frame.slice(begin, end - begin)
     numbers = pl.concat(
