@@ -151,7 +151,7 @@ def _export(args: argparse.Namespace) -> int:
     if result is None:
         frame = _read(args.input)
         began = time.perf_counter()
-        result = write_export(frame, options, args.out, max_records=args.max_records)
+        result = write_export(frame, options, args.out, max_records=args.max_records, consume=True)
     seconds = time.perf_counter() - began
     if args.json:
         print(json.dumps(_result_dict(result, args.out, seconds), ensure_ascii=False))

@@ -325,15 +325,15 @@ def _map_values(
 
 
 def _quality(
-    frame: pl.DataFrame,
+    columns: Sequence[str],
     mapped: pl.DataFrame,
     template: Template,
     matching: ColumnMapping,
     catalog: Catalog,
     truncated: int,
 ) -> QualityReport:
-    """Count what mapping noticed in one vectorised pass over the mapped values (`truncated`
-    comes from `_long_sources`, on the input)."""
+    """Count what mapping noticed in one vectorised pass over the mapped values (`columns`
+    are the input's names; `truncated` comes from `_long_sources`, on the input)."""
     sources = matching.sources(template)
     used = [s for s in sources.values() if s is not None]
     exprs: dict[str, pl.Expr] = {}
@@ -370,7 +370,7 @@ def _quality(
         missing=missing,
         unknown_codes=unknown,
         unparseable=picked("unparseable"),
-        extra_fields=tuple(c for c in frame.columns if c not in used_set and c != ""),
+        extra_fields=tuple(c for c in columns if c not in used_set and c != ""),
         formula_like=int(counts.get("formula") or 0),
         truncated=truncated,
         columns=matching.as_dict(),
@@ -426,7 +426,8 @@ def map_values(
     long, truncated = _long_sources(frame, [s for s in sources.values() if s is not None])
     mapped = _map_values(frame, template, sources, catalog, long)
     known = catalog  # the resolved catalog, for the closure (mypy: not Optional)
-    return mapped, lambda: _quality(frame, mapped, template, matching, known, truncated)
+    columns = tuple(frame.columns)  # all the report needs of `frame`, which may go first
+    return mapped, lambda: _quality(columns, mapped, template, matching, known, truncated)
 
 
 def detect_export_type(columns: Iterable[str], catalog: Catalog | None = None) -> str | None:

@@ -20,6 +20,7 @@ from typing import TypeVar
 
 import polars as pl
 
+from . import heap
 from .ahead import Ahead
 from .archive import MemberData, ZipBuilder, deflate_member
 from .catalog import Catalog, Template, get_catalog
@@ -404,6 +405,20 @@ def _beside(work: Callable[[], T], in_thread: bool) -> Iterator[Callable[[], T]]
         yield future.result
 
 
+def _let_go(frame: pl.DataFrame) -> None:
+    """Drop every column of `frame` in place, then hand the freed heap back to the kernel.
+    The mapped values keep the buffers they share with it (text passed through as it came);
+    what goes is the rest: the text of the parsed and relabelled columns (ids, dates, codes;
+    ~7 MB of a 50,000-row `complete` body's ~22 MB). Held until the export ended, it sat under
+    every file's writing, the request's highest point: the worker peaked 3-4 MB higher
+    (docs/PERFORMANCE.md, fifteenth round). Without the trim the peak did not move: glibc
+    keeps the freed memory, and what writing allocates is polars' (its own allocator) or
+    rendered rows of over 1 MB each (mapped on their own, app/gunicorn_conf.py)."""
+    for name in frame.columns:
+        frame.drop_in_place(name)
+    heap.release_free_heap()
+
+
 def write_export(
     frame: pl.DataFrame,
     options: ExportOptions,
@@ -412,9 +427,14 @@ def write_export(
     progress: ProgressCallback | None = None,
     catalog: Catalog | None = None,
     max_records: int | None = None,
+    consume: bool = False,
 ) -> ExportResult:
     """Validate, map, plan and write every file (and the ZIP for multi_file) into
     `target_dir`. Each file is written to a temporary name and renamed into place.
+
+    With `consume`, `frame` is emptied in place once its values are mapped (every column
+    dropped; see `_let_go`): for a caller that reads it no more, e.g. a request body's
+    freshly decoded records, whose memory then goes back before the files are written.
 
     `progress(files_done, files_total)` is called after each data file; `files_total` counts
     data files only, and the final `(total, total)` call comes after the ZIP is in place too.
@@ -427,6 +447,8 @@ def write_export(
     )
     template, plan = _validate(options, frame.height, catalog)
     values, quality_of = map_values(frame, template, catalog, dict(options.column_map))
+    if consume:
+        _let_go(frame)
     written: list[Path] = []
     # The writers never read the quality report: they get the values with an empty one.
     mapped = MappedFrame(template, values, QualityReport(rows=values.height))

@@ -111,7 +111,7 @@ def _create(ctx: ApiContext, export_type: str, body: ExportBody) -> flask.Respon
         def job() -> None:
             QUEUED.dec()
             with measure_export(options, "api") as measure:
-                measure.record = store.finish(export_id, frame, options)
+                measure.record = store.finish(export_id, frame, options, consume=True)
 
         QUEUED.inc()
         ctx.jobs.submit(job, name=export_id)
@@ -119,7 +119,10 @@ def _create(ctx: ApiContext, export_type: str, body: ExportBody) -> flask.Respon
         resp.headers["Location"] = f"/api/ybb/export/{export_id}/status"
         return resp
     with measure_export(req.options, "api") as measure:
-        record = measure.record = ctx.store.finish(record.export_id, frame, req.options)
+        # consume: the decoded records go once mapped, before the files are written
+        record = measure.record = ctx.store.finish(
+            record.export_id, frame, req.options, consume=True
+        )
     return json_response(export_payload(record))
 
 

@@ -117,8 +117,10 @@ class ExportStore(Protocol):
         options: ExportOptions,
         *,
         progress: Callable[[int, int], None] | None = None,
+        consume: bool = False,
     ) -> ExportRecord:
-        """Write the export begun by `begin` and mark it completed (or failed, re-raising)."""
+        """Write the export begun by `begin` and mark it completed (or failed, re-raising).
+        With `consume`, `frame` is emptied once mapped (service.write_export)."""
         ...
 
     # --- additions: Idempotency-Key bookkeeping ---

@@ -148,8 +148,10 @@ class SQLiteStore:
         options: ExportOptions,
         *,
         progress: Callable[[int, int], None] | None = None,
+        consume: bool = False,
     ) -> ExportRecord:
-        """Write the export begun by `begin`; mark it completed, or failed and re-raise."""
+        """Write the export begun by `begin`; mark it completed, or failed and re-raise.
+        With `consume`, `frame` is emptied once mapped (service.write_export)."""
         partial = self.files.scratch / f"{export_id}.partial"
         try:
             shutil.rmtree(partial, ignore_errors=True)
@@ -160,6 +162,7 @@ class SQLiteStore:
                 partial,
                 progress=self._progress_writer(export_id, progress),
                 max_records=self.settings.max_records,
+                consume=consume,
             )
             self.files.publish(export_id, partial)
         except BaseException as exc:

@@ -58,6 +58,17 @@ def test_run_export_writes_and_records(settings: Settings) -> None:
     assert store_for(settings).get(record.export_id) == record  # a second store sees it
 
 
+def test_finish_with_consume_empties_the_frame_once_written(settings: Settings) -> None:
+    """The API hands its decoded records over (consume=True): the store's write empties the
+    frame (service.write_export) and records the export of every row."""
+    store = store_for(settings)
+    frame = readers.records_to_frame(participants(3))
+    record = store.finish(store.begin(OPTIONS, 3).export_id, frame, OPTIONS, consume=True)
+    assert record.state == "completed" and record.record_count == 3
+    assert frame.width == 0
+    assert store.open_file(record.export_id, "main").size == record.files[0].file_size
+
+
 def test_failed_write_marks_failed_and_removes_files(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import pickle
+import platform
+import sys
 import threading
 import tomllib
 import zipfile
@@ -15,7 +17,7 @@ import polars as pl
 import pytest
 
 from benchmarks.datagen import records
-from export_core import archive, mapping, service
+from export_core import archive, heap, mapping, service
 from export_core.archive import build_zip
 from export_core.catalog import Catalog, get_catalog, parse_catalog
 from export_core.errors import (
@@ -536,6 +538,51 @@ def test_export_quality_report_is_map_frames_though_worked_out_beside_the_files(
     assert result.quality == expected
     assert (result.plan.total_files > 1) == (rows > 10_000)
     assert sum(f.record_count for f in result.files) == rows
+
+
+@pytest.mark.parametrize(("fmt", "rows"), [("excel", 12_000), ("csv", 2_500), ("excel", 7)])
+def test_consume_empties_the_frame_and_writes_what_a_kept_frame_writes(
+    tmp_path: Path, fmt: str, rows: int
+) -> None:
+    """write_export(consume=True) drops the caller's columns once mapped (the API's decoded
+    body goes before the files are written); the files, counts and quality report, extra
+    fields included, are those of an export that kept its frame, which stays untouched."""
+    kept = frame_of("participants", rows, seed=3).with_columns(pl.lit("x").alias("unused"))
+    given = kept.clone()
+    options = ExportOptions("participants", "complete", format=fmt)
+    expected = write_export(kept, options, tmp_path / "kept")
+    result = write_export(given, options, tmp_path / "consumed", consume=True)
+    assert given.width == 0 and kept.width == 16 and kept.height == rows
+    assert result.quality == expected.quality and result.quality.extra_fields == ("unused",)
+    assert [f.record_range for f in result.files] == [f.record_range for f in expected.files]
+    for mine, theirs in zip(result.files, expected.files, strict=True):
+        ours, reference = (
+            tmp_path / "consumed" / mine.file_name,
+            tmp_path / "kept" / theirs.file_name,
+        )
+        if fmt == "excel":
+            assert sheet_rows(ours) == sheet_rows(reference)
+        else:
+            assert ours.read_bytes() == reference.read_bytes()
+
+
+def test_release_free_heap_returns_freed_pages_on_glibc() -> None:
+    """Blocks below glibc's mmap threshold live on its heap; once freed, with others still
+    held between them, only malloc_trim gives their pages back (True: some went)."""
+    if not (sys.platform == "linux" and platform.libc_ver()[0] == "glibc"):
+        assert heap.release_free_heap() is False
+        return
+    blocks = [bytearray(64 << 10) for _ in range(400)]  # 25 MB in 64 KB blocks
+    del blocks[::2]  # every other one freed: free runs that the heap's top cannot hand back
+    before = _rss_anon()
+    assert heap.release_free_heap() is True
+    assert before - _rss_anon() >= 8 << 20  # most of the 12.5 MB freed left the process
+    del blocks
+
+
+def _rss_anon() -> int:
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("RssAnon:")[1].split()[0]) * 1024
 
 
 def test_beside_runs_the_work_in_a_thread_during_the_block_or_before_it() -> None:
