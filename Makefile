@@ -19,8 +19,11 @@ $(BIN)/python:
 # Test directories are left out: some packages ship files there that are not Python 3 on purpose.
 COMPILE_OO := $(BIN)/python -OO -m compileall -q -j 0 -x '/(tests?|idle_test)/'
 
+# pip leaves polars' runtime in the page cache in large folios, which a process then maps whole
+# (the CLI peaked ~30 MB higher): dropped once installed (app/library_cache.py).
 $(VENV)/.installed: requirements.txt $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/python app/library_cache.py
 	$(COMPILE_OO) $(VENV)/lib
 	$(BIN)/python export_core/_build.py
 	touch $@

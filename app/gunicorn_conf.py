@@ -1,6 +1,5 @@
 """Gunicorn settings shared by the Procfile and `make run`; values come from the environment."""
 
-import contextlib
 import ctypes
 import ctypes.util
 import glob
@@ -175,54 +174,6 @@ if os.environ.get("_RJEM_MALLOC_CONF", POLARS_OWN_CONF) == POLARS_OWN_CONF:
     os.environ["_RJEM_MALLOC_CONF"] = JEMALLOC_CONF
 
 
-# --- Library pages ---------------------------------------------------------------------------
-# Linux 6.16 and later cache ext4 files in large folios, and a page fault may map a whole
-# cached folio, not only the page it needs (seen on 6.18). pip writes polars' runtime (~170 MB)
-# in big writes, so right after an install its cached folios are big: a worker that had run the
-# 50,000-row exports had 74 MB of that file in its RSS. With the file's pages read back by
-# faults instead (as after a reboot) it was 42 MB, and the worker's peak ~30 MB lower
-# (docs/PERFORMANCE.md, "Seventh round"). So the master drops the library's clean cached pages
-# when it starts, before any worker loads it: the workers then read back only the code they
-# run. Pages another process has mapped stay; nothing else changes but a first read from disk.
-
-LIBRARY_GLOBS = ("_polars_runtime*/*.so",)
-
-
-def polars_libraries(search_path: Iterable[str] | None = None) -> list[str]:
-    """The shared libraries of polars' runtime package(s) on `search_path` (sys.path), found
-    without importing them."""
-    found: list[str] = []
-    for folder in sys.path if search_path is None else search_path:
-        if folder and os.path.isdir(folder):
-            for pattern in LIBRARY_GLOBS:
-                found.extend(sorted(glob.glob(os.path.join(folder, pattern))))
-    return found
-
-
-def drop_cached_pages(paths: Iterable[str]) -> list[str]:
-    """Ask the kernel to drop the cached pages of each file (written back first, so that none
-    is dirty; pages a process has mapped are kept); returns the files it was asked for."""
-    if not hasattr(os, "posix_fadvise"):
-        return []
-    dropped = []
-    for path in paths:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            # A file system that cannot sync a read-only descriptor: its clean pages still go.
-            with contextlib.suppress(OSError):
-                os.fdatasync(fd)
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            dropped.append(path)
-        except OSError:
-            continue
-        finally:
-            os.close(fd)
-    return dropped
-
-
 # --- polars' allocator purged after each request ----------------------------------------------
 # With a decay (JEMALLOC_CONF above), pages a request freed stay with polars' jemalloc until
 # its clock runs out and some thread allocates again. A client that sends its next request as
@@ -250,6 +201,15 @@ def _sibling(name: str):  # type: ignore[no-untyped-def]
 
 
 jemalloc = _sibling("jemalloc")
+
+
+# --- Library pages ---------------------------------------------------------------------------
+# polars' runtime is dropped from the page cache when the master starts, before any worker maps
+# it, so that a worker maps only the code it runs, not whole large folios (app/library_cache.py).
+
+library_cache = _sibling("library_cache")
+polars_libraries = library_cache.polars_libraries
+drop_cached_pages = library_cache.drop_cached_pages
 POLARS_MALLCTL: list[object] = []  # the master's find: [Located] (inherited by the workers)
 _ATTACHED: list[object] = []  # each worker's: [Jemalloc or None]
 

@@ -297,6 +297,28 @@ def test_the_master_drops_polars_cached_pages_before_its_workers_start(tmp_path:
     assert left < 0.95, f"{left:.0%} of {lib} still cached"
 
 
+@pytest.mark.skipif(not LINUX, reason="posix_fadvise and mincore as Linux implements them")
+def test_make_drops_polars_cached_pages_once_it_has_installed_the_packages() -> None:
+    """Right after pip wrote it, the library sits in the page cache in large folios, and the
+    CLI, which no gunicorn master precedes, mapped ~30 MB more of it (docs/PERFORMANCE.md,
+    fifteenth round): `make` runs app/library_cache.py after `pip install`, which drops what
+    no process maps (this one maps a part: it imported polars)."""
+    lib = _conf()["polars_libraries"]()[0]
+    _read_through(lib)
+    assert _cached_fraction(lib) > 0.99
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "app" / "library_cache.py")],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert out.stdout.strip() == f"cached pages dropped: {lib}"
+    left = _cached_fraction(lib)
+    assert left < 0.95, f"{left:.0%} of {lib} still cached"
+    recipe = (ROOT / "Makefile").read_text().split("$(VENV)/.installed:", 1)[1].split("\n\n")[0]
+    steps = [line.strip() for line in recipe.splitlines()[1:]]
+    install = steps.index("$(BIN)/pip install --quiet -r requirements.txt")
+    assert steps.index("$(BIN)/python app/library_cache.py") > install
+
+
 # --- polars' allocator purged after each request (app/jemalloc.py) ----------------------------
 
 _PURGE_PROBE = """
