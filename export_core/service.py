@@ -410,7 +410,7 @@ def _let_go(frame: pl.DataFrame) -> None:
     The mapped values keep the buffers they share with it (text passed through as it came);
     what goes is the rest: the text of the parsed and relabelled columns (ids, dates, codes;
     ~7 MB of a 50,000-row `complete` body's ~22 MB). Held until the export ended, it sat under
-    every file's writing, the request's highest point: the worker peaked 3-4 MB higher
+    every file's writing, the request's highest point: the worker peaked 2-4 MB higher
     (docs/PERFORMANCE.md, fifteenth round). Without the trim the peak did not move: glibc
     keeps the freed memory, and what writing allocates is polars' (its own allocator) or
     rendered rows of over 1 MB each (mapped on their own, app/gunicorn_conf.py)."""
