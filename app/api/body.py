@@ -35,6 +35,8 @@ from export_core.model import ExportOptions
 from export_core.store.templates import TemplateStore
 from export_core.team_templates import TEAM_PREFIX, resolve_options
 
+from . import gunicorn_body
+
 READ_BLOCK = 256 * 1024
 FORMAT_ALIASES = {"excel": "excel", "xlsx": "excel", "csv": "csv"}
 CHUNKING = ("auto", "off")
@@ -137,13 +139,16 @@ def read_body(max_bytes: int, *, spool: bool = False) -> Bytes:
     read into one buffer of that size (a list of blocks joined at the end would hold the body
     twice for a moment: +20 MB of worker memory for a 50,000-row export). With `spool`, a body
     of at least spool.SPOOL_MIN_BYTES goes to a temporary file instead, and comes back as a
-    read-only map of it (export_core.spool: the worker then never holds it whole)."""
+    read-only map of it (export_core.spool: the worker then never holds it whole). Under
+    gunicorn a body with a Content-Length is read from the socket directly (gunicorn_body)."""
     declared = flask.request.content_length
     if declared is not None and declared > max_bytes:
         raise RequestEntityTooLarge()
     stream = flask.request.stream
     if declared is not None:
-        blocks = _blocks(stream, declared)
+        blocks = gunicorn_body.body_blocks(flask.request.environ, declared, READ_BLOCK)
+        if blocks is None:
+            blocks = _blocks(stream, declared)
         if spool and declared >= body_spool.SPOOL_MIN_BYTES:
             return body_spool.spool(blocks)
         buffer, size = bytearray(declared), 0

@@ -294,7 +294,9 @@ def test_request_bodies_over_one_connection(tmp_path: Path) -> None:
     """How app/api/body.read_body meets gunicorn's reader: a body whose first bytes come with
     the headers and the rest in slow pieces is read whole, a request pipelined right behind a
     body is answered after it, and a client that closes its side before its Content-Length
-    gets what arrived decoded (here JSON cut short: the JSON error, at the offset it stopped)."""
+    gets what arrived decoded (here JSON cut short: the JSON error, at the offset it stopped).
+    Two big bodies on one kept-alive connection with a request pipelined behind them are
+    answered in order."""
     body = json.dumps({"data": participants(3000), "template": "complete"}).encode()
     with LiveServer(tmp_path / "data", workers=1) as live:
         # headers and the first bytes of the body in one packet, the rest in 4 slow pieces
@@ -312,6 +314,17 @@ def test_request_bodies_over_one_connection(tmp_path: Path) -> None:
         (first, export), (second, health) = _raw_exchange(live.port, [pipelined])
         assert first == 200 and json.loads(export)["data"]["record_count"] == 5
         assert second == 200 and json.loads(health)["status"] == "healthy"
+
+        # a body over the spool size read from the socket (app/api/gunicorn_body), twice on
+        # one kept-alive connection, then a request pipelined right behind the second
+        big = json.dumps({"data": participants(4000), "template": "complete"}).encode()
+        assert len(big) > 1 << 20
+        last = b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        big_twice = [_post_head(len(big), close=False) + big] * 2 + [last]
+        answers = _raw_exchange(live.port, [b"".join(big_twice)])
+        assert [status for status, _ in answers] == [200, 200, 200], answers[2][1][:500]
+        assert [json.loads(a)["data"]["record_count"] for _, a in answers[:2]] == [4000, 4000]
+        assert json.loads(answers[2][1])["status"] == "healthy"
 
         # the client closes its side 10 bytes before its Content-Length
         [(status, payload)] = _raw_exchange(
