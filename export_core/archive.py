@@ -7,9 +7,8 @@ batch-writer threads then share the deflate, which releases the GIL, instead of 
 doing all of it), or as a path only (read from disk, as `build_zip` does). Either way the
 member is identical: the same name, method, level, timestamp and attributes (taken from the
 file, as ZipFile.write takes them) and the same deflate stream: a member of up to WHOLE_BYTES
-deflated whole by libdeflate at DEFLATE_LEVEL (one read from disk is read whole first), a
-bigger one by zlib-ng at STREAM_LEVEL, whose output does not depend on how the input is fed to
-it."""
+deflated whole by ISA-L at DEFLATE_LEVEL (one read from disk is read whole first), a bigger
+one by zlib-ng at STREAM_LEVEL, whose output does not depend on how the input is fed to it."""
 
 from __future__ import annotations
 
@@ -20,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from isal import isal_zlib
 from zlib_ng import zlib_ng
 
 from .model import WrittenArchive
-from .writers.deflate import deflate_whole
 
 # An xlsx file is itself a deflated ZIP: deflating it again costs ~18x the time of storing it
 # and saves under 1% (notes/performance.md). CSV is plain text and shrinks to about a third.
@@ -37,9 +36,12 @@ STORED_SUFFIXES = frozenset({".xlsx", ".zip"})
 # algorithm), at level 2 54 ms for 3.13 MB (-6%), at level 3 69 ms for 2.82 MB. Since the
 # eleventh round a member held whole is deflated by libdeflate at level 1 (writers.deflate):
 # on 5,000 complete rows of CSV 4.5 ms for 292 KB where zlib-ng's level 2 took 6.8 ms for
-# 308 KB. libdeflate needs the whole input at once, so members over WHOLE_BYTES (a batch of
-# 5,000 complete rows is ~1.2 MB) are streamed through zlib-ng as before.
-DEFLATE_LEVEL = 1
+# 308 KB. Since the sixteenth round it is ISA-L's level 2 (the `isal` wheel, GIL released):
+# on the 50 batches 20 ms for 3.12 MB where libdeflate's level 1 took 37 ms for 2.96 MB
+# (+5.3%; +3-4% on the other templates; still 6% under the stdlib's level 1 of the first
+# round). Members over WHOLE_BYTES (a batch of 5,000 complete rows is ~1.2 MB) are streamed
+# through zlib-ng, whose stream does not depend on how its input is fed (ISA-L's may).
+DEFLATE_LEVEL = 2
 STREAM_LEVEL = 2
 WHOLE_BYTES = 4 << 20
 # Members waiting for the ZIP thread. It bounds the memory of members handed over as bytes
@@ -76,9 +78,14 @@ def deflate_member(member: Path, data: bytes | memoryview) -> bytes | memoryview
     if compress_type_for(member) != zipfile.ZIP_DEFLATED:
         return data
     if len(data) <= WHOLE_BYTES:
-        return DeflatedMember(data, deflate_whole(data, DEFLATE_LEVEL))
+        return DeflatedMember(data, deflate_whole(data))
     compressor = _compressor()
     return DeflatedMember(data, compressor.compress(data) + compressor.flush())
+
+
+def deflate_whole(data: bytes | memoryview) -> bytes:
+    """A csv member held whole as one raw deflate stream, by ISA-L at DEFLATE_LEVEL."""
+    return isal_zlib.compress(data, DEFLATE_LEVEL, -15)
 
 
 class _Deflated:
