@@ -49,11 +49,11 @@ import mmap
 import os
 import re
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import closing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import polars as pl
 
@@ -73,9 +73,24 @@ AHEAD_MIN_SLICES = 4
 _MAX_RESTARTS = 4  # slices decoded again (a cut that failed, new field names) before the
 # rest of the document goes one slice at a time
 _POOL = ForkSafePool(THREADS, "ybb-slices")
+# A body still arriving: the bytes looked for past a slice's nominal end before a cut is tried
+# (a record boundary every few hundred bytes), and those of the document's head.
+ARRIVAL_STEP = 1 << 16
 Rows = list[Any] | pl.DataFrame  # a slice's records: dicts, or a frame (jsoncolumns)
 Accept = Callable[[Rows, int], bool]
 Parse = Callable[[Bytes, int, int], Rows | None]
+
+
+class Arrival(Protocol):
+    """A body still arriving (export_core.spool.ArrivingBody): its bytes past `available()`
+    must not be read yet."""
+
+    def available(self) -> int: ...
+
+    def wait(self, upto: int) -> int:
+        """Blocks until the first `upto` bytes have arrived; returns how many have (NotFast if
+        they never will)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -96,6 +111,7 @@ def decode_records(
     columns: bool = True,
     threads: int = THREADS,
     release: Callable[[int], None] | None = None,
+    arrival: Arrival | None = None,
 ) -> SlicedRecords | None:
     """`raw` (a JSON list of objects, or an object with a "data" list of objects) decoded a
     slice at a time, or None when the ordinary whole-document decode must be used instead.
@@ -116,17 +132,21 @@ def decode_records(
 
     `release(offset)`, if given, is told after each slice that the bytes before `offset` are
     not needed any more (export_core.spool.release_behind: a spooled body's pages unmapped);
-    they must stay readable all the same (a slice cut again, the tail, a fallback)."""
+    they must stay readable all the same (a slice cut again, the tail, a fallback).
+
+    `arrival`, if given, says how much of `raw` has arrived (a body still being received and
+    spooled): nothing past it is read, and each slice is cut and decoded as soon as its bytes
+    are there; the result is the same as with the whole body at hand."""
     try:
-        head, start = jsondoc.locate(raw)
+        head, start = _locate(raw, arrival)
         frames: list[pl.DataFrame] = []
         keys: dict[str, None] = {}
         count = 0
         end = start
         parser = _Parser(keys if columns else None)
         first = min(slice_bytes, FIRST_SLICE_BYTES) if columns else slice_bytes
-        ahead = _Ahead(raw, slice_bytes, parser) if columns and threads > 1 else None
-        slices = _slices(raw, start, slice_bytes, parser.parse, first, ahead)
+        ahead = _Ahead(raw, slice_bytes, parser, arrival) if columns and threads > 1 else None
+        slices = _slices(raw, start, slice_bytes, parser.parse, first, ahead, arrival)
         with closing(slices):  # the call's work on the pool ends before it returns or raises
             for records, (begin, after) in slices:
                 if isinstance(records, pl.DataFrame):
@@ -147,6 +167,7 @@ def decode_records(
                 del records
                 if release is not None:
                     release(after)
+        _all_of(raw, arrival)  # (it has: the last slice needed it)
         fields = jsondoc.document_fields(head, jsondoc.tail_fields(raw, end))
     except NotFast:
         return None
@@ -159,6 +180,46 @@ def decode_records(
     position = {name: index for index, name in enumerate(frame.columns)}
     ordered = frame.select(pl.nth([position[key] for key in keys]))
     return SlicedRecords(fields=fields, frame=ordered, count=count)
+
+
+def _all_of(raw: Bytes, arrival: Arrival | None) -> None:
+    """Returns once the whole of `raw` has arrived."""
+    if arrival is not None:
+        arrival.wait(len(raw))
+
+
+def _locate(raw: Bytes, arrival: Arrival | None) -> tuple[dict[str, Any] | None, int]:
+    """jsondoc.locate, on the first ARRIVAL_STEP bytes of a body still arriving (a copy of
+    them), then on the whole body if they did not settle it: a "data" list whose start is
+    beyond them, or nothing that looks like one."""
+    if arrival is not None:
+        got = arrival.wait(ARRIVAL_STEP)
+        if got < len(raw):
+            try:
+                return jsondoc.locate(raw[:got])
+            except NotFast:
+                arrival.wait(len(raw))
+    return jsondoc.locate(raw)
+
+
+def _boundaries(raw: Bytes, pos: int, arrival: Arrival | None) -> Iterator[re.Match[bytes]]:
+    """_BOUNDARY.finditer(raw, pos): the same matches, reading only what has arrived. Each
+    step searches what is there, at least ARRIVAL_STEP bytes on. A match found there is the
+    one the whole body has (its lookahead byte is inside the search); one the end of the
+    search cut off starts at the last "}" searched (a match holds a single "}", its first
+    byte), where the next step resumes, once more bytes have arrived."""
+    want = pos + ARRIVAL_STEP
+    while arrival is not None:
+        end = arrival.wait(want)
+        if end >= len(raw):
+            break
+        for match in _BOUNDARY.finditer(raw, pos, end):
+            yield match
+            pos = match.end()
+        last = raw.rfind(b"}", pos, end)
+        pos = last if last >= 0 else end
+        want = max(pos + ARRIVAL_STEP, end + 1)
+    yield from _BOUNDARY.finditer(raw, pos)
 
 
 class _Parser:
@@ -219,8 +280,10 @@ class _Ahead:
     used, each cut where `_slices` tries first; `take` gives them out in order, or None
     whenever the slice must go through `_cut` (every later one too after _MAX_RESTARTS)."""
 
-    def __init__(self, raw: Bytes, size: int, parser: _Parser) -> None:
-        self.raw, self.size, self.parser = raw, size, parser
+    def __init__(
+        self, raw: Bytes, size: int, parser: _Parser, arrival: Arrival | None = None
+    ) -> None:
+        self.raw, self.size, self.parser, self.arrival = raw, size, parser, arrival
         self.pool: ThreadPoolExecutor | None = None
         self.pending: deque[_Pending] = deque()
         self.dropped: list[Future[Rows | None]] = []  # maybe still running
@@ -268,13 +331,17 @@ class _Ahead:
         decoder = self.parser.decoder()
         known = len(self.parser.keys or ())
         while len(self.pending) < AHEAD and not self.done:
+            if self.pending and not self._arrived(self.next + self.size + ARRIVAL_STEP):
+                return  # handed out once its bytes are there: the threads have work meanwhile
             boundary = None
             if self.next + self.size < len(self.raw):
-                boundary = _BOUNDARY.search(self.raw, self.next + self.size)
+                cuts = _boundaries(self.raw, self.next + self.size, self.arrival)
+                boundary = next(cuts, None)
             if boundary is not None:
                 stop, after = boundary.start() + 1, boundary.end()
             else:
                 self.done = True
+                _all_of(self.raw, self.arrival)
                 end = next(jsondoc.list_ends(self.raw, self.next), None)
                 if end is None:
                     return
@@ -284,6 +351,10 @@ class _Ahead:
             future = self.pool.submit(_parse_with, decoder, self.raw, self.next, stop)
             self.pending.append(_Pending(self.next, stop, after, known, self.done, future))
             self.next = after
+
+    def _arrived(self, upto: int) -> bool:
+        """Whether the first `upto` bytes (at most all) are there, without waiting."""
+        return self.arrival is None or self.arrival.available() >= min(upto, len(self.raw))
 
     def _drop(self) -> None:
         for pending in self.pending:
@@ -299,7 +370,13 @@ class _Ahead:
 
 
 def _slices(
-    raw: Bytes, start: int, size: int, parse: Parse, first: int, ahead: _Ahead | None
+    raw: Bytes,
+    start: int,
+    size: int,
+    parse: Parse,
+    first: int,
+    ahead: _Ahead | None,
+    arrival: Arrival | None = None,
 ) -> Generator[tuple[Rows, tuple[int, int]], None, None]:
     """(records, (offset of the slice, offset after it)) for each slice, the first of about
     `first` bytes, the others `size` (from `ahead` when it has them); the last slice ends just
@@ -315,12 +392,13 @@ def _slices(
                     return
                 begin = after
                 continue
-            cut = _cut(raw, begin, first if begin == start else size, parse)
+            cut = _cut(raw, begin, first if begin == start else size, parse, arrival)
             if cut is not None:
                 records, after = cut
                 yield records, (begin, after)
                 begin = after
                 continue
+            _all_of(raw, arrival)
             for close, after in jsondoc.limited(jsondoc.list_ends(raw, begin)):
                 last = parse(raw, begin, close)
                 if last is not None:
@@ -332,12 +410,14 @@ def _slices(
             ahead.close()
 
 
-def _cut(raw: Bytes, begin: int, size: int, parse: Parse) -> tuple[Rows, int] | None:
+def _cut(
+    raw: Bytes, begin: int, size: int, parse: Parse, arrival: Arrival | None = None
+) -> tuple[Rows, int] | None:
     """The records of the slice starting at `begin` and ending at the first record boundary
     at least `size` bytes on, with where the next slice starts; None near the list's end."""
     if begin + size >= len(raw):
         return None
-    for candidate in jsondoc.limited(_BOUNDARY.finditer(raw, begin + size)):
+    for candidate in jsondoc.limited(_boundaries(raw, begin + size, arrival)):
         found = parse(raw, begin, candidate.start() + 1)
         if found is not None:
             return found, candidate.end()

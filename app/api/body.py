@@ -29,7 +29,7 @@ from export_core.errors import (
     ValidationError,
 )
 from export_core.jsondoc import Bytes
-from export_core.jsonslices import Rows, decode_records
+from export_core.jsonslices import Rows, SlicedRecords, decode_records
 from export_core.matching import check_column_map
 from export_core.model import ExportOptions
 from export_core.store.templates import TemplateStore
@@ -82,10 +82,18 @@ class ExportBody:
     request_hash: str | None
 
 
-def decode_export_body(raw: Bytes, route: str, max_records: int, *, hashed: bool) -> ExportBody:
+def decode_export_body(
+    raw: Bytes | body_spool.ArrivingBody, route: str, max_records: int, *, hashed: bool
+) -> ExportBody:
     """The body of an export request. A well-formed body is decoded a slice at a time
-    (export_core.jsonslices: no list of 50,000 dicts held at once); anything else is decoded
-    whole, which raises the precise error."""
+    (export_core.jsonslices: no list of 50,000 dicts held at once), while it is still
+    arriving when it is an ArrivingBody; anything else is decoded whole, which raises the
+    precise error."""
+    if isinstance(raw, body_spool.ArrivingBody):
+        try:
+            return _decode_arriving(raw, route, max_records, hashed=hashed)
+        finally:
+            raw.close()  # the body read to its end before anything is answered
     digest = hashlib.sha256() if hashed else None
     # The digest is computed from the records as dicts: with a key, no slice goes to columns.
     sliced = decode_records(
@@ -94,6 +102,27 @@ def decode_export_body(raw: Bytes, route: str, max_records: int, *, hashed: bool
         columns=digest is None,
         release=body_spool.release_behind(raw),
     )
+    return _decoded(sliced, raw, route, digest)
+
+
+def _decode_arriving(
+    arriving: body_spool.ArrivingBody, route: str, max_records: int, *, hashed: bool
+) -> ExportBody:
+    digest = hashlib.sha256() if hashed else None
+    assert arriving.map is not None
+    sliced = decode_records(
+        arriving.map,
+        accept=_slice_checker(max_records, digest),
+        columns=digest is None,
+        release=body_spool.release_behind(arriving.map),
+        arrival=arriving,
+    )
+    whole = arriving.finish()  # raises what reading the body raised (a client gone)
+    return _decoded(sliced, whole, route, digest)
+
+
+def _decoded(sliced: SlicedRecords | None, raw: Bytes, route: str, digest: Any) -> ExportBody:
+    """ExportBody from the sliced decoder's result, else from the whole body decoded."""
     if sliced is not None and sliced.fields is not None:
         request = None
         if digest is not None:
@@ -103,7 +132,7 @@ def decode_export_body(raw: Bytes, route: str, max_records: int, *, hashed: bool
     # The whole-document decode takes bytes: a spooled body is read back from its file here
     # (a body the fast path turned down: unusual input, as big as it was before spooling).
     body = parse_json_object(raw[:] if isinstance(raw, mmap.mmap) else raw)
-    return ExportBody(body, None, request_hash(route, body) if hashed else None)
+    return ExportBody(body, None, request_hash(route, body) if digest is not None else None)
 
 
 def _slice_checker(max_records: int, digest: Any) -> Callable[[Rows, int], bool]:
@@ -133,14 +162,16 @@ def _plain_records(records: list[dict[str, Any]]) -> bool:
     return min(sizes) > 0 and max(sizes) <= MAX_FIELDS_PER_RECORD
 
 
-def read_body(max_bytes: int, *, spool: bool = False) -> Bytes:
+def read_body(max_bytes: int, *, spool: bool = False) -> Bytes | body_spool.ArrivingBody:
     """The raw body, refusing more than `max_bytes` whether Content-Length says so up front
     or a chunked body grows past it while being read (413). With a Content-Length the body is
     read into one buffer of that size (a list of blocks joined at the end would hold the body
     twice for a moment: +20 MB of worker memory for a 50,000-row export). With `spool`, a body
-    of at least spool.SPOOL_MIN_BYTES goes to a temporary file instead, and comes back as a
-    read-only map of it (export_core.spool: the worker then never holds it whole). Under
-    gunicorn a body with a Content-Length is read from the socket directly (gunicorn_body)."""
+    of at least spool.SPOOL_MIN_BYTES goes to a temporary file instead (export_core.spool: the
+    worker then never holds it whole): with a Content-Length, as an ArrivingBody, spooled by a
+    thread while `decode_export_body` decodes what has arrived; without, as a read-only map
+    once read. Under gunicorn a body with a Content-Length is read from the socket directly
+    (gunicorn_body)."""
     declared = flask.request.content_length
     if declared is not None and declared > max_bytes:
         raise RequestEntityTooLarge()
@@ -150,7 +181,8 @@ def read_body(max_bytes: int, *, spool: bool = False) -> Bytes:
         if blocks is None:
             blocks = _blocks(stream, declared)
         if spool and declared >= body_spool.SPOOL_MIN_BYTES:
-            return body_spool.spool(blocks)
+            arriving = body_spool.arriving(blocks, declared)
+            return body_spool.spool(blocks) if arriving is None else arriving
         buffer, size = bytearray(declared), 0
         for block in blocks:
             buffer[size : size + len(block)] = block

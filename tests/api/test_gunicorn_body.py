@@ -23,6 +23,7 @@ from werkzeug.exceptions import ClientDisconnected
 
 from app.api.body import read_body
 from app.api.gunicorn_body import body_blocks
+from export_core.spool import ArrivingBody
 
 from .conftest import participants
 
@@ -150,7 +151,7 @@ def test_bodies_it_does_not_handle_are_left_to_wsgi_input() -> None:
 def test_the_app_reads_a_body_under_gunicorns_environ_from_the_socket(server: Any) -> None:
     """The environ gunicorn builds, through Flask's request: `read_body` takes the socket path
     (werkzeug wraps wsgi.input for its size limit; the environ keeps gunicorn's) and gives the
-    body, spooled, byte for byte."""
+    body, spooled by a thread, byte for byte."""
     body = orjson.dumps({"data": participants(4000), "template": "complete"})
     assert len(body) > 1 << 20
     with _connection([_head(len(body)), body]) as parser:
@@ -159,6 +160,7 @@ def test_the_app_reads_a_body_under_gunicorns_environ_from_the_socket(server: An
         _, environ = wsgi.create(request, sock, ("127.0.0.1", 1), ("127.0.0.1", 2), config)
         with server.request_context(environ):
             assert body_blocks(flask.request.environ, len(body), 1024) is not None
-            raw = read_body(len(body), spool=True)
-            assert raw[:] == body
+            arriving = read_body(len(body), spool=True)
+            assert isinstance(arriving, ArrivingBody)  # spooled by a thread while decoded
+            assert arriving.finish()[:] == body
             assert request.body.reader.length == 0

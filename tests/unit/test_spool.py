@@ -6,11 +6,14 @@ from __future__ import annotations
 import logging
 import mmap
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from export_core.jsondoc import NotFast
+from export_core.spool import arriving as spool_arriving
 from export_core.spool import release_behind, spool
 from tests.processes import python_child
 
@@ -112,3 +115,99 @@ def test_an_error_while_reading_the_body_leaves_no_file(tmp_path: Path) -> None:
         spool(too_big(), str(tmp_path))
     assert list(tmp_path.iterdir()) == []
     assert len(os.listdir("/proc/self/fd")) == open_files, "the spool file was left open"
+
+
+def test_an_arriving_body_is_there_as_far_as_wait_says(tmp_path: Path) -> None:
+    """ArrivingBody: `wait` returns once the bytes asked for are in the map (the thread held
+    back after the first block meanwhile), and `finish` gives the map of the whole body, the
+    spool file without a name and closed with it."""
+    data = body(3 * MB)
+    first_block_read = threading.Event()
+    go_on = threading.Event()
+
+    def held_back() -> Iterator[bytes]:
+        blocks = blocks_of(data)
+        yield next(blocks)
+        first_block_read.set()
+        assert go_on.wait(30)
+        yield from blocks
+
+    open_files = len(os.listdir("/proc/self/fd"))
+    arriving = spool_arriving(held_back(), len(data), str(tmp_path))
+    assert arriving is not None and arriving.map is not None
+    assert first_block_read.wait(30)
+    assert arriving.wait(1000) == 256 * 1024 == arriving.available()
+    assert arriving.map[:1000] == data[:1000]
+    go_on.set()
+    assert arriving.wait(2 * MB) >= 2 * MB
+    whole = arriving.finish()
+    assert isinstance(whole, mmap.mmap) and whole[:] == data
+    assert list(tmp_path.iterdir()) == []
+    del whole
+    assert len(os.listdir("/proc/self/fd")) == open_files, "the spool file was left open"
+
+
+def test_an_arriving_body_whose_blocks_fail_raises_their_error_from_finish(tmp_path: Path) -> None:
+    def too_big() -> Iterator[bytes]:
+        yield body(MB)
+        raise ValueError("client gone")
+
+    open_files = len(os.listdir("/proc/self/fd"))
+    arriving = spool_arriving(too_big(), 2 * MB, str(tmp_path))
+    assert arriving is not None
+    with pytest.raises(NotFast):
+        arriving.wait(2 * MB)
+    with pytest.raises(ValueError, match="client gone"):
+        arriving.finish()
+    assert list(tmp_path.iterdir()) == []
+    assert len(os.listdir("/proc/self/fd")) == open_files, "the spool file was left open"
+
+
+def test_an_arriving_body_without_a_usable_directory_is_left_to_spool(tmp_path: Path) -> None:
+    blocks = blocks_of(body(2 * MB))
+    assert spool_arriving(blocks, 2 * MB, str(tmp_path / "missing")) is None
+    assert len(next(blocks)) == 256 * 1024  # untouched: the caller reads them
+
+
+def test_an_arriving_body_whose_write_fails_halfway_loses_nothing(tmp_path: Path) -> None:
+    """As test_a_write_that_fails_halfway_loses_nothing, for ArrivingBody: the decoder is
+    told the map will not hold the body (NotFast), and `finish` gives all of it in memory.
+    (The limit comes once the file has its size: over it, `arriving` declines up front.)"""
+    code = (
+        "import resource, sys, threading\n"
+        "from export_core.jsondoc import NotFast\n"
+        "from export_core.spool import arriving\n"
+        "data = bytes(range(256)) * 6144\n"  # 1.5 MB
+        "gate = threading.Event()\n"
+        "def blocks():\n"
+        "    assert gate.wait(30)\n"
+        "    yield from (data[i : i + 100_000] for i in range(0, len(data), 100_000))\n"
+        "body = arriving(blocks(), len(data), sys.argv[1])\n"
+        "assert body is not None\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (512 * 1024, 512 * 1024))\n"
+        "gate.set()\n"
+        "try:\n"
+        "    body.wait(len(data))\n"
+        "    raise SystemExit('wait did not say the body is not in the map')\n"
+        "except NotFast:\n"
+        "    pass\n"
+        "raw = body.finish()\n"
+        "assert isinstance(raw, bytes), type(raw)\n"
+        "assert raw == data, 'bytes lost'\n"
+        "print('ok')\n"
+    )
+    done = python_child(code, str(tmp_path), timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+    assert "request body read into memory: could not spool it to" in done.stderr
+
+
+def test_an_arriving_body_over_the_file_size_limit_is_left_to_spool(tmp_path: Path) -> None:
+    code = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (512 * 1024, 512 * 1024))\n"
+        "from export_core.spool import arriving\n"
+        "assert arriving(iter([b'x' * 1_000_000]), 1_000_000, sys.argv[1]) is None\n"
+        "print('ok')\n"
+    )
+    done = python_child(code, str(tmp_path), timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
