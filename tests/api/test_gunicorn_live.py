@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import sqlite3
+import struct
 import threading
 import time
 from pathlib import Path
@@ -196,6 +197,63 @@ def test_a_big_body_is_spooled_while_it_is_read_and_let_go_after(tmp_path: Path)
         assert truncated.json()["message"].startswith("Request body is not valid JSON")
         _until(lambda: not _spool_files(pid, spool), "the spooled bodies let go")
     assert not [p for p in spool.iterdir() if p.name.startswith("ybb-body-")]
+
+
+def _threads(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    raise AssertionError("no Threads in /proc/pid/status")
+
+
+def test_a_big_body_with_a_length_is_decoded_while_it_arrives(tmp_path: Path) -> None:
+    """A Content-Length body over 1 MiB is spooled by a thread of its own while the request's
+    thread decodes what has arrived (export_core.spool.ArrivingBody): sent in two halves with
+    a pause between, it is answered as a whole body is; a client that closes halfway gets the
+    truncated-JSON error; a client that vanishes halfway leaves no thread reading and no
+    spooled file behind, and the worker answers the next request."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    body = orjson.dumps({"template": "complete", "data": records("participants", 6_000, seed=6)})
+    half = len(body) // 2
+    assert half > 1 << 20
+    head = _post_head(len(body))
+    with LiveServer(tmp_path / "data", workers=1, TMPDIR=str(spool)) as live:
+        pid = int(requests.get(f"{live.url}/health", timeout=10).headers["X-Served-By"])
+        with socket.create_connection(("127.0.0.1", live.port), timeout=60) as sock:
+            sock.sendall(head + body[:half])
+            held = _until(lambda: _spool_files(pid, spool), "the body spooled")
+            assert all("(deleted)" in entry for entry in held), held
+            time.sleep(0.3)
+            sock.sendall(body[half:])
+            received = b""
+            while block := sock.recv(65536):
+                received += block
+        status, _, payload = received.partition(b"\r\n\r\n")
+        assert status.startswith(b"HTTP/1.1 200"), received[:500]
+        assert json.loads(payload)["data"]["record_count"] == 6_000
+        threads = _threads(pid)
+
+        [(status_code, answer)] = _raw_exchange(live.port, [head + body[:half]], half_close=True)
+        assert status_code == 400, answer[:500]
+        assert json.loads(answer)["message"].startswith("Request body is not valid JSON")
+
+        with socket.create_connection(("127.0.0.1", live.port), timeout=60) as sock:
+            sock.sendall(head + body[:half])
+            _until(lambda: _spool_files(pid, spool), "the vanishing client's body spooled")
+            # closed with a reset (SO_LINGER on, 0 s): the worker's reads fail at once
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        _until(lambda: not _spool_files(pid, spool), "the spooled bodies let go")
+        _until(lambda: _threads(pid) <= threads, "the body reader's thread gone")
+        again = requests.post(
+            f"{live.url}/api/ybb/export/participants",
+            data=body,
+            headers={"Content-Type": "application/json"},
+            timeout=60,
+        )
+        assert again.status_code == 200, again.text
+        assert again.headers["X-Served-By"] == str(pid)
+    assert live.proc is not None and live.proc.returncode == 0, live.log()
 
 
 def _writing(data_dir: Path, writer: threading.Thread) -> None:
