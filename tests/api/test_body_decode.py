@@ -19,6 +19,7 @@ from export_core.jsonslices import decode_records
 from export_core.model import ExportOptions
 from export_core.readers import records_to_frame
 from export_core.service import write_export
+from export_core.spool import arriving as spool_arriving
 from export_core.spool import release_behind, spool
 
 from .chunked import post_chunked
@@ -57,6 +58,33 @@ def test_a_spooled_body_decodes_as_the_same_frame(tmp_path: Path, hashed: bool) 
     assert decoded.frame.equals(records_to_frame(body["data"]))
     assert decoded.fields == in_memory.fields == {"template": "complete", "format": "csv"}
     assert decoded.request_hash == in_memory.request_hash
+
+
+@pytest.mark.parametrize("hashed", [False, True])
+def test_a_body_decoded_while_it_arrives_is_the_same(tmp_path: Path, hashed: bool) -> None:
+    """A body spooled by a thread as its blocks come (export_core.spool.ArrivingBody, what a
+    Content-Length body of 1 MiB or more becomes) decodes to the frame and hash of the same
+    bytes in memory; one the fast path refuses late gets the ordinary answer; the thread is
+    done and the spool file closed either way."""
+    body = body_of(6_000, format="csv")
+    raw = orjson.dumps(body)
+    blocks = (raw[at : at + 100_000] for at in range(0, len(raw), 100_000))
+    arriving = spool_arriving(blocks, len(raw), str(tmp_path))
+    assert arriving is not None
+    decoded = decode_export_body(arriving, ROUTE, 50_000, hashed=hashed)
+    in_memory = decode_export_body(raw, ROUTE, 50_000, hashed=hashed)
+    assert decoded.frame is not None and in_memory.frame is not None
+    assert decoded.frame.equals(in_memory.frame)
+    assert decoded.fields == in_memory.fields == {"template": "complete", "format": "csv"}
+    assert decoded.request_hash == in_memory.request_hash
+    assert arriving.map is None and arriving._file.closed
+    body["data"][5_999]["notes"] = {"nested": True}
+    nested = orjson.dumps(body)
+    arriving = spool_arriving(iter([nested[:500_000], nested[500_000:]]), len(nested))
+    assert arriving is not None
+    refused = decode_export_body(arriving, ROUTE, 50_000, hashed=hashed)
+    assert refused.frame is None and refused.fields["data"][5_999]["notes"] == {"nested": True}
+    assert arriving.map is None and arriving._file.closed
 
 
 def test_the_decoder_releases_what_it_has_gone_past(tmp_path: Path) -> None:
