@@ -41,7 +41,14 @@ frame, the `accept` calls and the None cases. The threads are the process's (`_e
 fork-safe like export_core.writers.deflate's): a pool made per call cost 6-14 ms of CPU per
 50,000-row body (up to ~2,800 more page faults: new threads' memory is faulted in again),
 which ate most of what the second core saved. A call cancels what it handed out and waits
-for what is running before it returns or raises: no work of a call outlives it."""
+for what is running before it returns or raises: no work of a call outlives it.
+
+A body still arriving (`arrival`: export_core.spool.ArrivingBody, spooled by a thread while
+the request decodes it) is decoded the same way, reading only bytes that have arrived: each
+record boundary is searched for in what is there (`_boundaries`, the same matches as one
+search of the whole body), a slice goes to the threads once its bytes are in, and the list's
+end and the fields after it wait for the whole body. A body that will not arrive whole makes
+`wait` raise NotFast, so the call declines like any other unusual input."""
 
 from __future__ import annotations
 
