@@ -84,25 +84,37 @@ def test_without_a_usable_directory_the_body_is_gathered_in_memory(
                     "(No such file or directory)"]  # fmt: skip
 
 
+# Lines of the child processes below: a disk that takes 512 kB per file (RLIMIT_FSIZE: EFBIG,
+# as ENOSPC would be; Python ignores SIGXFSZ), 1.5 MB of body in blocks, and the check that
+# all of it came back in memory.
+_FILES_UP_TO_512_KB = "resource.setrlimit(resource.RLIMIT_FSIZE, (512 * 1024, 512 * 1024))\n"
+_DATA = "data = bytes(range(256)) * 6144\n"
+_BLOCKS = "(data[i : i + 100_000] for i in range(0, len(data), 100_000))"
+_ALL_KEPT = "assert isinstance(raw, bytes), type(raw)\nassert raw == data, 'bytes lost'\n"
+
+
+def _child_ok(code: str, tmp_path: Path) -> str:
+    """Runs `code` in a child Python with `tmp_path` as its argument; returns its stderr once
+    it has run to the end."""
+    done = python_child(code + "print('ok')\n", str(tmp_path), timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+    return done.stderr
+
+
 def test_a_write_that_fails_halfway_loses_nothing(tmp_path: Path) -> None:
     """A disk that fills up while the body is spooled: the child process may write only 512 kB
     to a file (RLIMIT_FSIZE: EFBIG, as ENOSPC would; Python ignores SIGXFSZ), so the write fails
     a third of the way; what was written is read back and the rest gathered in memory."""
     code = (
         "import resource, sys\n"
-        "resource.setrlimit(resource.RLIMIT_FSIZE, (512 * 1024, 512 * 1024))\n"
+        f"{_FILES_UP_TO_512_KB}"
         "from export_core.spool import spool\n"
-        "data = bytes(range(256)) * 6144\n"  # 1.5 MB
-        "blocks = (data[i : i + 100_000] for i in range(0, len(data), 100_000))\n"
-        "raw = spool(blocks, sys.argv[1])\n"
-        "assert isinstance(raw, bytes), type(raw)\n"
-        "assert raw == data, 'bytes lost'\n"
-        "print('ok')\n"
+        f"{_DATA}"
+        f"raw = spool({_BLOCKS}, sys.argv[1])\n"
+        f"{_ALL_KEPT}"
     )
-
-    done = python_child(code, str(tmp_path), timeout=60)
-    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
-    assert "request body read into memory: could not spool it to" in done.stderr  # File too large
+    stderr = _child_ok(code, tmp_path)
+    assert "request body read into memory: could not spool it to" in stderr  # File too large
 
 
 def test_an_error_while_reading_the_body_leaves_no_file(tmp_path: Path) -> None:
@@ -177,14 +189,14 @@ def test_an_arriving_body_whose_write_fails_halfway_loses_nothing(tmp_path: Path
         "import resource, sys, threading\n"
         "from export_core.jsondoc import NotFast\n"
         "from export_core.spool import arriving\n"
-        "data = bytes(range(256)) * 6144\n"  # 1.5 MB
+        f"{_DATA}"
         "gate = threading.Event()\n"
         "def blocks():\n"
         "    assert gate.wait(30)\n"
-        "    yield from (data[i : i + 100_000] for i in range(0, len(data), 100_000))\n"
+        f"    yield from {_BLOCKS}\n"
         "body = arriving(blocks(), len(data), sys.argv[1])\n"
         "assert body is not None\n"
-        "resource.setrlimit(resource.RLIMIT_FSIZE, (512 * 1024, 512 * 1024))\n"
+        f"{_FILES_UP_TO_512_KB}"
         "gate.set()\n"
         "try:\n"
         "    body.wait(len(data))\n"
@@ -192,22 +204,17 @@ def test_an_arriving_body_whose_write_fails_halfway_loses_nothing(tmp_path: Path
         "except NotFast:\n"
         "    pass\n"
         "raw = body.finish()\n"
-        "assert isinstance(raw, bytes), type(raw)\n"
-        "assert raw == data, 'bytes lost'\n"
-        "print('ok')\n"
+        f"{_ALL_KEPT}"
     )
-    done = python_child(code, str(tmp_path), timeout=60)
-    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
-    assert "request body read into memory: could not spool it to" in done.stderr
+    stderr = _child_ok(code, tmp_path)
+    assert "request body read into memory: could not spool it to" in stderr
 
 
 def test_an_arriving_body_over_the_file_size_limit_is_left_to_spool(tmp_path: Path) -> None:
     code = (
         "import resource, sys\n"
-        "resource.setrlimit(resource.RLIMIT_FSIZE, (512 * 1024, 512 * 1024))\n"
+        f"{_FILES_UP_TO_512_KB}"
         "from export_core.spool import arriving\n"
         "assert arriving(iter([b'x' * 1_000_000]), 1_000_000, sys.argv[1]) is None\n"
-        "print('ok')\n"
     )
-    done = python_child(code, str(tmp_path), timeout=60)
-    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+    _child_ok(code, tmp_path)
