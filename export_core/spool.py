@@ -200,11 +200,11 @@ def arriving(
         return None
     try:
         os.ftruncate(file.fileno(), size)  # a file of that size, its blocks not yet written
-    except OSError:  # (over RLIMIT_FSIZE, say): `spool` writes what it can, and keeps the rest
-        file.close()
-        return None
-    try:
+        # The thread starts last: if anything before it fails, `blocks` is untouched.
         return ArrivingBody(iter(blocks), size, file, directory)
+    except (OSError, RuntimeError):  # over RLIMIT_FSIZE, no map, no thread: `spool` then
+        file.close()  # writes what it can and keeps the rest in memory
+        return None
     except BaseException:
         file.close()
         raise
