@@ -29,7 +29,7 @@ from export_core.errors import (
     ValidationError,
 )
 from export_core.jsondoc import Bytes
-from export_core.jsonslices import Rows, SlicedRecords, decode_records
+from export_core.jsonslices import Rows, decode_records
 from export_core.matching import check_column_map
 from export_core.model import ExportOptions
 from export_core.store.templates import TemplateStore
@@ -91,9 +91,21 @@ def decode_export_body(
     precise error."""
     if isinstance(raw, body_spool.ArrivingBody):
         try:
-            return _decode_arriving(raw, route, max_records, hashed=hashed)
+            assert raw.map is not None
+            return _decode(raw.map, route, max_records, hashed=hashed, arrival=raw)
         finally:
             raw.close()  # the body read to its end before anything is answered
+    return _decode(raw, route, max_records, hashed=hashed)
+
+
+def _decode(
+    raw: Bytes,
+    route: str,
+    max_records: int,
+    *,
+    hashed: bool,
+    arrival: body_spool.ArrivingBody | None = None,
+) -> ExportBody:
     digest = hashlib.sha256() if hashed else None
     # The digest is computed from the records as dicts: with a key, no slice goes to columns.
     sliced = decode_records(
@@ -101,38 +113,21 @@ def decode_export_body(
         accept=_slice_checker(max_records, digest),
         columns=digest is None,
         release=body_spool.release_behind(raw),
+        arrival=arrival,
     )
-    return _decoded(sliced, raw, route, digest)
-
-
-def _decode_arriving(
-    arriving: body_spool.ArrivingBody, route: str, max_records: int, *, hashed: bool
-) -> ExportBody:
-    digest = hashlib.sha256() if hashed else None
-    assert arriving.map is not None
-    sliced = decode_records(
-        arriving.map,
-        accept=_slice_checker(max_records, digest),
-        columns=digest is None,
-        release=body_spool.release_behind(arriving.map),
-        arrival=arriving,
-    )
-    whole = arriving.finish()  # raises what reading the body raised (a client gone)
-    return _decoded(sliced, whole, route, digest)
-
-
-def _decoded(sliced: SlicedRecords | None, raw: Bytes, route: str, digest: Any) -> ExportBody:
-    """ExportBody from the sliced decoder's result, else from the whole body decoded."""
     if sliced is not None and sliced.fields is not None:
         request = None
         if digest is not None:
             digest.update(b"]")
             request = _combined_hash(route, sliced.fields, digest.hexdigest())
         return ExportBody(sliced.fields, sliced.frame, request)
+    if arrival is not None:  # the whole body: what arrived, or what reading it raised
+        del raw  # (the map: kept by this frame's traceback, it would outlive an error)
+        raw = arrival.finish()
     # The whole-document decode takes bytes: a spooled body is read back from its file here
     # (a body the fast path turned down: unusual input, as big as it was before spooling).
     body = parse_json_object(raw[:] if isinstance(raw, mmap.mmap) else raw)
-    return ExportBody(body, None, request_hash(route, body) if digest is not None else None)
+    return ExportBody(body, None, request_hash(route, body) if hashed else None)
 
 
 def _slice_checker(max_records: int, digest: Any) -> Callable[[Rows, int], bool]:
