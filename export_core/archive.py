@@ -78,13 +78,14 @@ def deflate_member(member: Path, data: bytes | memoryview) -> bytes | memoryview
     if compress_type_for(member) != zipfile.ZIP_DEFLATED:
         return data
     if len(data) <= WHOLE_BYTES:
-        return DeflatedMember(data, deflate_whole(data))
+        return DeflatedMember(data, _deflate_whole(data))
     compressor = _compressor()
     return DeflatedMember(data, compressor.compress(data) + compressor.flush())
 
 
-def deflate_whole(data: bytes | memoryview) -> bytes:
-    """A csv member held whole as one raw deflate stream, by ISA-L at DEFLATE_LEVEL."""
+def _deflate_whole(data: bytes | memoryview) -> bytes:
+    """A csv member held whole as one raw deflate stream, by ISA-L at DEFLATE_LEVEL (not
+    writers.deflate.deflate_whole: libdeflate, for xlsx members)."""
     return isal_zlib.compress(data, DEFLATE_LEVEL, -15)
 
 
